@@ -1,0 +1,17 @@
+# energy-routing: energy-aware routing to large reasoning models (arXiv:2601.00823).
+# A table of contents: the config, one rule file per stage, and the final targets.
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/characterize.smk"
+include: "workflow/rules/figures.smk"
+include: "workflow/rules/summary.smk"
+
+
+rule all:
+    input:
+        final_outputs(),
+    default_target: True

@@ -1,0 +1,173 @@
+"""Loading and validating a configuration (every stage starts here).
+
+The JSON Schema ``config.schema.yaml`` beside this module documents every key with a
+description, type, default and bounds. :func:`validate` fills in the defaults, checks the
+schema and then the cross-key rules a schema cannot express (unique names, a feasible model
+for every task, ...). Every failure is a :class:`ConfigError` whose message names the key
+and says what is allowed, raised before any work starts.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+from collections.abc import Mapping
+from importlib.resources import files
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration key has a value that is not allowed."""
+
+
+def schema() -> dict:
+    """The configuration's JSON Schema, as a dict."""
+    return yaml.safe_load(files(__package__).joinpath("config.schema.yaml").read_text())
+
+
+def load(path: str | Path) -> dict:
+    """Read a YAML configuration file and validate it (see :func:`validate`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config file {str(path)!r} is not valid YAML: {err}") from None
+    return validate(raw if raw is not None else {})
+
+
+def validate(config: Mapping) -> dict:
+    """Return a validated copy of ``config`` with every default filled in.
+
+    Raises
+    ------
+    ConfigError
+        Naming the first offending key (as a dotted path such as ``tasks[3].deadline_s``)
+        and what is allowed there.
+
+    Examples
+    --------
+    >>> cfg = validate({"tasks": [{"name": "a", "difficulty": 1.9, "deadline_s": 60}]})
+    >>> cfg["ds3"]["skills"], cfg["models"][1]["name"]
+    (50, '10B')
+    >>> validate({"tasks": [], "colour": 1})
+    Traceback (most recent call last):
+    ...
+    energy_routing.config.ConfigError: config key 'colour' is not a known key; allowed keys: ...
+    """
+    if not isinstance(config, Mapping):
+        raise ConfigError(f"config must be a mapping of keys to values, got {type(config).__name__}")
+    cfg = _coerce_exponent_strings(copy.deepcopy(dict(config)))
+    _reject_non_finite(cfg, "")
+    sch = schema()
+    errors = sorted(_VALIDATOR(sch).iter_errors(cfg), key=lambda e: (len(e.path), list(e.path)))
+    if errors:
+        raise ConfigError(_explain(errors[0], sch))
+    _check_semantics(cfg)
+    return cfg
+
+
+def _extend_with_defaults(validator_class):
+    """A validator that fills in ``default`` values while it validates (jsonschema FAQ)."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, sch):
+        if isinstance(instance, dict):
+            for key, sub in properties.items():
+                if "default" in sub and key not in instance:
+                    instance[key] = copy.deepcopy(sub["default"])
+        yield from validate_properties(validator, properties, instance, sch)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+_VALIDATOR = _extend_with_defaults(jsonschema.Draft202012Validator)
+
+
+def _key(path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<top level>"
+
+
+def _explain(err: jsonschema.ValidationError, sch: dict) -> str:
+    key = _key(err.absolute_path)
+    sub = err.schema if isinstance(err.schema, dict) else {}
+    desc = sub.get("description", "")
+    if err.validator == "additionalProperties":
+        allowed = sorted(sub.get("properties", {}))
+        extra = sorted(set(err.instance) - set(allowed))
+        where = _key([*err.absolute_path, extra[0]])
+        return f"config key {where!r} is not a known key; allowed keys: {', '.join(allowed)}"
+    if err.validator == "required":
+        return f"config key {key!r}: {err.message}"
+    what = {
+        "type": f"must be of type {err.validator_value}",
+        "minimum": f"must be >= {err.validator_value}",
+        "maximum": f"must be <= {err.validator_value}",
+        "exclusiveMinimum": f"must be > {err.validator_value}",
+        "exclusiveMaximum": f"must be < {err.validator_value}",
+        "minItems": f"must have at least {err.validator_value} item(s)",
+        "enum": f"must be one of {err.validator_value}",
+        "pattern": f"must match {err.validator_value} (letters, digits, _ . -)",
+        "uniqueItems": "must not repeat items",
+    }.get(err.validator, err.message)
+    got = repr(err.instance) if not isinstance(err.instance, dict | list) else "given value"
+    hint = f" ({desc.strip()})" if desc else ""
+    return f"config key {key!r} {what}, got {got}{hint}"
+
+
+_EXPONENT_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+
+
+def _coerce_exponent_strings(node):
+    """Read ``1e9`` as a number: YAML 1.1 loaders leave exponent notation without a
+    sign or a dot as a string, which would otherwise fail with a confusing type error."""
+    if isinstance(node, dict):
+        return {k: _coerce_exponent_strings(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_coerce_exponent_strings(v) for v in node]
+    if isinstance(node, str) and _EXPONENT_NUMBER.match(node):
+        return float(node)
+    return node
+
+
+def _reject_non_finite(node, path: str) -> None:
+    """NaN and infinity are never meaningful configuration values."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            _reject_non_finite(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            _reject_non_finite(v, f"{path}[{i}]")
+    elif isinstance(node, float) and not math.isfinite(node):
+        raise ConfigError(f"config key {path!r} must be a finite number, got {node!r}")
+
+
+def _unique(items: list, what: str) -> None:
+    seen = set()
+    for i, item in enumerate(items):
+        if item["name"] in seen:
+            raise ConfigError(
+                f"config key '{what}[{i}].name' repeats the name {item['name']!r}; "
+                f"{what} names must be unique"
+            )
+        seen.add(item["name"])
+
+
+def _check_semantics(cfg: dict) -> None:
+    """Rules across keys that the schema cannot state."""
+    _unique(cfg["models"], "models")
+    _unique(cfg["tasks"], "tasks")
+    fine = cfg["fine_grid"]
+    if fine["difficulty_max"] <= fine["difficulty_min"]:
+        raise ConfigError(
+            "config key 'fine_grid.difficulty_max' must be greater than "
+            f"fine_grid.difficulty_min ({fine['difficulty_min']})"
+        )
