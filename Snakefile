@@ -7,11 +7,13 @@ configfile: "config/config.yaml"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/characterize.smk"
+include: "workflow/rules/montecarlo.smk"
+include: "workflow/rules/analysis.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/summary.smk"
 
 
 rule all:
+    default_target: True
     input:
         final_outputs(),
-    default_target: True

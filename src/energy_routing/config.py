@@ -61,7 +61,9 @@ def validate(config: Mapping) -> dict:
     energy_routing.config.ConfigError: config key 'colour' is not a known key; allowed keys: ...
     """
     if not isinstance(config, Mapping):
-        raise ConfigError(f"config must be a mapping of keys to values, got {type(config).__name__}")
+        raise ConfigError(
+            f"config must be a mapping of keys to values, got {type(config).__name__}"
+        )
     cfg = _coerce_exponent_strings(copy.deepcopy(dict(config)))
     _reject_non_finite(cfg, "")
     sch = schema()
@@ -165,9 +167,59 @@ def _check_semantics(cfg: dict) -> None:
     """Rules across keys that the schema cannot state."""
     _unique(cfg["models"], "models")
     _unique(cfg["tasks"], "tasks")
+    for name in cfg["scenarios"]:
+        if name.startswith("sweep_"):
+            raise ConfigError(
+                f"config key 'scenarios.{name}': names starting with 'sweep_' are reserved "
+                "for the provisioning sweep; choose another name"
+            )
+    mc = cfg["montecarlo"]
+    if mc["t_min"] >= mc["t_max"]:
+        raise ConfigError(
+            f"config key 'montecarlo.t_max' ({mc['t_max']}) must exceed the first checkpoint "
+            f"montecarlo.t_min ({mc['t_min']})"
+        )
+    if cfg["sweep"]["activate"] and cfg["sweep"]["t_max"] <= mc["t_min"]:
+        raise ConfigError(
+            f"config key 'sweep.t_max' ({cfg['sweep']['t_max']}) must exceed the first "
+            f"checkpoint montecarlo.t_min ({mc['t_min']})"
+        )
     fine = cfg["fine_grid"]
     if fine["difficulty_max"] <= fine["difficulty_min"]:
         raise ConfigError(
             "config key 'fine_grid.difficulty_max' must be greater than "
             f"fine_grid.difficulty_min ({fine['difficulty_min']})"
         )
+
+
+def scenarios(cfg: dict) -> dict[str, dict]:
+    """Every Monte Carlo scenario of a validated config, by name.
+
+    The named ``scenarios`` run to ``montecarlo.t_max``; an active ``sweep`` adds one
+    scenario per provisioning ratio, named ``sweep_rho<rho>`` (e.g. ``sweep_rho1.05``),
+    each with the sweep's routing error and horizon. Values: ``provisioning``,
+    ``routing_errors`` and ``t_max``.
+
+    Examples
+    --------
+    >>> cfg = validate({"tasks": [{"name": "a", "difficulty": 1.9, "deadline_s": 60}]})
+    >>> sorted(scenarios(cfg))[:3]
+    ['fig4', 'sweep_rho0.9', 'sweep_rho0.95']
+    """
+    out = {
+        name: {
+            "provisioning": float(sc["provisioning"]),
+            "routing_errors": [float(e) for e in sc["routing_errors"]],
+            "t_max": int(cfg["montecarlo"]["t_max"]),
+        }
+        for name, sc in cfg["scenarios"].items()
+    }
+    sweep = cfg["sweep"]
+    if sweep["activate"]:
+        for rho in sweep["provisioning"]:
+            out[f"sweep_rho{float(rho):g}"] = {
+                "provisioning": float(rho),
+                "routing_errors": [float(sweep["routing_error"])],
+                "t_max": int(sweep["t_max"]),
+            }
+    return out

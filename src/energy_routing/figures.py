@@ -12,14 +12,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-import xarray as xr  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import xarray as xr
 
-from energy_routing import theory  # noqa: E402
-from energy_routing.atomic import atomic_output  # noqa: E402
+from energy_routing import theory
+from energy_routing.atomic import atomic_output
 
 
 def apply_style(fig_cfg: dict) -> None:
@@ -33,8 +33,13 @@ def save(fig, stem: str | Path, fig_cfg: dict) -> list[Path]:
     for fmt in fig_cfg["formats"]:
         path = Path(f"{stem}.{fmt}")
         with atomic_output(path) as tmp:
-            fig.savefig(tmp, dpi=fig_cfg["dpi"], bbox_inches="tight", format=fmt,
-                        metadata={"CreationDate": None} if fmt == "pdf" else None)
+            fig.savefig(
+                tmp,
+                dpi=fig_cfg["dpi"],
+                bbox_inches="tight",
+                format=fmt,
+                metadata={"CreationDate": None} if fmt == "pdf" else None,
+            )
         paths.append(path)
     plt.close(fig)
     return paths
@@ -54,18 +59,33 @@ def fig_costs(fine: xr.Dataset, grid: xr.Dataset):
     panels = [("energy_J", "Energy per task [J]"), ("latency_s", "Latency per task [s]")]
     for ax, (var, label) in zip(axes, panels, strict=True):
         df = fine[var].to_dataframe().reset_index()
-        sns.lineplot(data=df, x="difficulty", y=var, hue="model", palette=colors, ax=ax,
-                     legend=False)
+        sns.lineplot(
+            data=df, x="difficulty", y=var, hue="model", palette=colors, ax=ax, legend=False
+        )
         for m in models:
             t = grid.sel(model=m)
             feas = t.feasible.to_numpy()
             x, y = t.difficulty.to_numpy(), t[var].to_numpy()
             ax.scatter(x[feas], y[feas], color=colors[m], s=36, zorder=3)
-            ax.scatter(x[~feas], y[~feas], facecolor="white", edgecolor=colors[m], s=36,
-                       zorder=3, linewidth=1.5)
+            ax.scatter(
+                x[~feas],
+                y[~feas],
+                facecolor="white",
+                edgecolor=colors[m],
+                s=36,
+                zorder=3,
+                linewidth=1.5,
+            )
             chosen = t.best_model.to_numpy() == m
-            ax.scatter(x[chosen], y[chosen], facecolor="none", edgecolor="black", s=130,
-                       linewidth=1.3, zorder=4)
+            ax.scatter(
+                x[chosen],
+                y[chosen],
+                facecolor="none",
+                edgecolor="black",
+                s=130,
+                linewidth=1.3,
+                zorder=4,
+            )
         ax.set_xlabel("Task difficulty $l$ [nats/token] (lower is harder)")
         ax.set_ylabel(label)
     _shade_tradeoff(axes, fine)
@@ -74,24 +94,62 @@ def fig_costs(fine: xr.Dataset, grid: xr.Dataset):
     ax.set_ylim(0, top)
     deadline = grid.deadline_s.to_numpy()
     low = deadline <= top
-    ax.scatter(grid.difficulty[low], deadline[low], marker="_", s=300, color="crimson", linewidths=2.5, zorder=5)
+    ax.scatter(
+        grid.difficulty[low],
+        deadline[low],
+        marker="_",
+        s=300,
+        color="crimson",
+        linewidths=2.5,
+        zorder=5,
+    )
     for x, d in zip(grid.difficulty.to_numpy()[~low], deadline[~low], strict=True):
-        ax.annotate(f"{d:g} s", (x, top), xytext=(0, -12), textcoords="offset points",
-                    ha="center", fontsize="small", color="crimson",
-                    arrowprops={"arrowstyle": "->", "color": "crimson"})
-    handles = [plt.Line2D([], [], color=colors[m], marker="o", label=f"{m} model")
-               for m in models]
+        ax.annotate(
+            f"{d:g} s",
+            (x, top),
+            xytext=(0, -12),
+            textcoords="offset points",
+            ha="center",
+            fontsize="small",
+            color="crimson",
+            arrowprops={"arrowstyle": "->", "color": "crimson"},
+        )
+    handles = [plt.Line2D([], [], color=colors[m], marker="o", label=f"{m} model") for m in models]
     handles += [
-        plt.Line2D([], [], color="0.4", marker="o", markerfacecolor="white", linestyle="",
-                   label="misses deadline"),
-        plt.Line2D([], [], color="black", marker="o", markerfacecolor="none", markersize=11,
-                   linestyle="", label="min-energy feasible choice"),
-        plt.Line2D([], [], color="crimson", marker="_", markersize=14, markeredgewidth=2.5, linestyle="",
-                   label="deadline (arrow: off scale)"),
+        plt.Line2D(
+            [],
+            [],
+            color="0.4",
+            marker="o",
+            markerfacecolor="white",
+            linestyle="",
+            label="misses deadline",
+        ),
+        plt.Line2D(
+            [],
+            [],
+            color="black",
+            marker="o",
+            markerfacecolor="none",
+            markersize=11,
+            linestyle="",
+            label="min-energy feasible choice",
+        ),
+        plt.Line2D(
+            [],
+            [],
+            color="crimson",
+            marker="_",
+            markersize=14,
+            markeredgewidth=2.5,
+            linestyle="",
+            label="deadline (arrow: off scale)",
+        ),
         plt.Rectangle((0, 0), 1, 1, color="0.85", label="cheapest model is not the fastest"),
     ]
-    fig.legend(handles=handles, loc="lower center", ncol=4, frameon=False,
-               bbox_to_anchor=(0.5, -0.1))
+    fig.legend(
+        handles=handles, loc="lower center", ncol=4, frameon=False, bbox_to_anchor=(0.5, -0.1)
+    )
     fig.suptitle("Per-task energy and latency of each model (minimum token budget)")
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
@@ -118,12 +176,158 @@ def fig_deviation(mc_points: pd.DataFrame | None = None):
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     ax.plot(r, theory.deviation_g(r), color="black", label="closed form (diffusion)")
     if mc_points is not None and len(mc_points):
-        ax.errorbar(mc_points["r"], mc_points["g"], yerr=2 * mc_points["g_sem"], fmt="o",
-                    ms=4, capsize=2, label="Monte Carlo (±2 s.e.)")
+        ax.errorbar(
+            mc_points["r"],
+            mc_points["g"],
+            yerr=2 * mc_points["g_sem"],
+            fmt="o",
+            ms=4,
+            capsize=2,
+            label="Monte Carlo (±2 s.e.)",
+        )
     ax.axvline(0, color="0.6", lw=0.8, ls=":")
     ax.set_xlabel(r"$r = \mu\sqrt{T}/\sigma$ [-]")
     ax.set_ylabel(r"$g = (E[D_T] - \max(0, -\mu T)) / (\sigma\sqrt{2T/\pi})$ [-]")
     ax.set_title("Deviation from drift-only scaling")
     ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def fig_deficit_growth(ds: xr.Dataset, fits: pd.DataFrame, mode: str = "lumped"):
+    """Fig. 4: mean D_T against T (log-log), one line per routing error.
+
+    Bands: mean ± 1.96 standard errors over trials. Dashed: the closed form E[D_T] with the
+    analytic mu and sigma of each routing error. Dotted verticals: breakpoints detected by
+    the BIC segmented fit; triangles on the axis: the theoretical crossovers T*.
+    """
+    errs = ds.routing_error.to_numpy()
+    colors = sns.color_palette("viridis", n_colors=len(errs))
+    fig, ax = plt.subplots(figsize=(7.4, 5.0))
+    T = ds.time.to_numpy().astype(float)
+    for eps, color in zip(errs, colors, strict=True):
+        sel = ds.sel(routing_error=eps, consumption=mode)
+        y, se = sel.deficit_mean_J.to_numpy(), sel.deficit_sem_J.to_numpy()
+        mu, sigma = float(sel.mu_J_per_slot), float(sel.sigma_J_per_sqrt_slot)
+        ax.plot(T, y, color=color, lw=1.8, label=rf"$\epsilon$ = {eps:g}")
+        ax.fill_between(
+            T, np.maximum(y - 1.96 * se, y * 1e-3), y + 1.96 * se, color=color, alpha=0.25, lw=0
+        )
+        ax.plot(T, theory.expected_deficit(mu, sigma, T), color=color, ls="--", lw=1)
+        row = fits[(fits.routing_error == eps) & (fits.consumption == mode)]
+        if len(row) and bool(row.transition_detected.iloc[0]):
+            ax.axvline(float(row.breakpoint_T.iloc[0]), color=color, ls=":", lw=1.5)
+        t_star = float(theory.crossover_time(mu, sigma))
+        if T[0] <= t_star <= T[-1]:
+            ax.plot(
+                [t_star],
+                [0],
+                marker="^",
+                color=color,
+                ms=9,
+                clip_on=False,
+                transform=ax.get_xaxis_transform(),
+            )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("Horizon $T$ [slots]")
+    ax.set_ylabel(r"Mean auxiliary energy $E[D_T]$ [J]")
+    ax.set_title(f"Routing errors turn sqrt(T) growth linear ({mode} consumption)")
+    extra = [
+        plt.Line2D([], [], color="0.3", ls="--", label="closed form (diffusion)"),
+        plt.Line2D([], [], color="0.3", ls=":", label="BIC breakpoint"),
+        plt.Line2D([], [], color="0.3", marker="^", ls="", label="crossover $T^*$"),
+    ]
+    handles, _ = ax.get_legend_handles_labels()
+    ax.legend(handles=handles + extra, fontsize="small", loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def fig_sweep(datasets: dict[str, xr.Dataset], table: pd.DataFrame, mode: str = "lumped"):
+    """The three regimes of Theorem 2: deficit curves per provisioning ratio, and the
+    fitted large-T log-log slopes with bootstrap intervals against the predicted 1, 1/2, 0.
+    """
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [1.25, 1]})
+    table = table.sort_values("provisioning")
+    colors = sns.color_palette("coolwarm_r", n_colors=len(table))
+    for (_, row), color in zip(table.iterrows(), colors, strict=True):
+        ds = datasets[row.scenario]
+        sel = ds.sel(routing_error=row.routing_error, consumption=mode)
+        T = sel.time.to_numpy().astype(float)
+        ax.plot(
+            T,
+            sel.deficit_mean_J,
+            color=color,
+            lw=1.8,
+            label=rf"$\rho$ = {row.provisioning:g} ({row.regime})",
+        )
+        ax.plot(T, theory.expected_deficit(row.mu, row.sigma, T), color=color, ls="--", lw=1)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("Horizon $T$ [slots]")
+    ax.set_ylabel(r"Mean auxiliary energy $E[D_T]$ [J]")
+    ax.set_title("Deficit growth by provisioning ratio (dashed: closed form)")
+    ax.legend(fontsize="small")
+    x = table.provisioning.to_numpy()
+    yerr = np.maximum(0.0, [table.slope - table.slope_low, table.slope_high - table.slope])
+    bx.errorbar(
+        x,
+        table.slope,
+        yerr=yerr,
+        fmt="o",
+        color="black",
+        capsize=3,
+        label="fitted slope (95% bootstrap CI)",
+    )
+    bx.scatter(
+        x,
+        table.predicted_exponent,
+        marker="_",
+        s=400,
+        color="crimson",
+        zorder=3,
+        label="Theorem 2: 1, 1/2, 0",
+    )
+    bx.set_xlabel(r"Provisioning ratio $\rho = \bar R / C_{LB}$ [-]")
+    bx.set_ylabel("Large-T log-log slope of $E[D_T]$ [-]")
+    bx.set_title("Three regimes")
+    bx.set_ylim(-0.15, 1.15)
+    bx.legend(fontsize="small", loc="center right")
+    fig.tight_layout()
+    return fig
+
+
+def fig_distribution(ds: xr.Dataset, mode: str = "lumped"):
+    """Distribution of D_T across trials at T_max against the closed-form CDF, per
+    routing error (empirical CDF solid, diffusion CDF dashed)."""
+    errs = ds.routing_error.to_numpy()
+    colors = sns.color_palette("viridis", n_colors=len(errs))
+    t_max = float(ds.time[-1])
+    fig, ax = plt.subplots(figsize=(7.0, 4.6))
+    for eps, color in zip(errs, colors, strict=True):
+        sel = ds.sel(routing_error=eps, consumption=mode)
+        d = np.sort(sel.deficit_J.isel(time=-1).to_numpy())
+        ax.step(
+            d,
+            np.arange(1, d.size + 1) / d.size,
+            where="post",
+            color=color,
+            label=rf"$\epsilon$ = {eps:g}",
+        )
+        grid = np.linspace(0, d.max() * 1.1, 300)
+        ax.plot(
+            grid,
+            theory.deficit_cdf(
+                grid, float(sel.mu_J_per_slot), float(sel.sigma_J_per_sqrt_slot), t_max
+            ),
+            color=color,
+            ls="--",
+            lw=1,
+        )
+    ax.set_xlabel(rf"Auxiliary energy $D_T$ at $T$ = {t_max:.3g} slots [J]")
+    ax.set_ylabel(r"$P(D_T \leq d)$ [-]")
+    ax.set_title(f"Spread of D_T over {ds.sizes['trial']} trials (dashed: closed form)")
+    ax.legend(fontsize="small", loc="lower right")
     fig.tight_layout()
     return fig

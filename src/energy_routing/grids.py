@@ -104,7 +104,8 @@ def task_costs(difficulty, cfg: dict, labels=None) -> xr.Dataset:
     models = model_table(cfg)
     d = cfg["ds3"]
     p = skill_probability(
-        difficulty[:, None], models["loss_nats_per_token"].to_numpy()[None, :],
+        difficulty[:, None],
+        models["loss_nats_per_token"].to_numpy()[None, :],
         cfg["sigmoid_steepness"],
     )
     names = None
@@ -202,7 +203,7 @@ def task_grid(cfg: dict) -> xr.Dataset:
     for i in np.flatnonzero(~feasible.any(axis=1)):
         fastest = int(np.argmin(latency[i]))
         raise ConfigError(
-            f"config key 'tasks[{i}].deadline_s': task {names[i]!r} "
+            f"config key 'tasks[{i}].deadline_s': task {str(names[i])!r} "
             f"(difficulty {tasks[i]['difficulty']}) has no feasible model: its deadline is "
             f"{deadline[i]:g} s but the fastest model, {ds.model.values[fastest]}, needs "
             f"{latency[i, fastest] + cfg['dispatch_latency_s']:.3f} s including the dispatch "
@@ -211,10 +212,14 @@ def task_grid(cfg: dict) -> xr.Dataset:
     slots = np.maximum(1, np.ceil(latency / dt - 1e-12)).astype(np.int64)
     mt = model_table(cfg)
     profile = energy_profiles(
-        ds["tokens"].to_numpy().astype(float), slots,
-        mt["u_s_per_token"].to_numpy(), mt["v_s_per_token2"].to_numpy(),
-        mt["a_J_per_token"].to_numpy(), mt["b_J_per_token2"].to_numpy(),
-        dt, int(slots.max()),
+        ds["tokens"].to_numpy().astype(float),
+        slots,
+        mt["u_s_per_token"].to_numpy(),
+        mt["v_s_per_token2"].to_numpy(),
+        mt["a_J_per_token"].to_numpy(),
+        mt["b_J_per_token2"].to_numpy(),
+        dt,
+        int(slots.max()),
     )
     energy = ds["energy_J"].to_numpy()
     masked = np.where(feasible, energy, np.inf)
@@ -259,6 +264,34 @@ def harvest_parameters(grid: xr.Dataset, cfg: dict, provisioning: float = 1.0) -
     }
 
 
+def workload(grid: xr.Dataset, cfg: dict, provisioning: float = 1.0):
+    """The Monte Carlo engine's input for one provisioning ratio (MODEL.md 6, 8).
+
+    Parameters
+    ----------
+    grid : xarray.Dataset
+        Output of :func:`task_grid`.
+    cfg : dict
+        Validated config (``arrival_rate`` and ``harvest`` are read).
+    provisioning : float
+        rho = R_bar / C_LB [-].
+    """
+    from energy_routing.montecarlo import Workload
+
+    models = list(grid.model.values)
+    h = harvest_parameters(grid, cfg, provisioning)
+    return Workload(
+        mix=grid.mix.to_numpy(),
+        energy_J=grid.energy_J.to_numpy(),
+        profile_J=grid.profile_J.to_numpy(),
+        feasible=grid.feasible.to_numpy(),
+        best_model=np.array([models.index(m) for m in grid.best_model.values]),
+        arrival_rate=float(cfg["arrival_rate"]),
+        harvest_mean_J=h["harvest_mean_J"],
+        harvest_var_J2=h["harvest_var_J2"],
+    )
+
+
 def difficulty_grid(cfg: dict) -> xr.Dataset:
     """Costs on a dense difficulty axis, with the minimum-energy model (Fig. 3)."""
     f = cfg["fine_grid"]
@@ -271,8 +304,20 @@ def difficulty_grid(cfg: dict) -> xr.Dataset:
 
 def task_table(grid: xr.Dataset) -> pd.DataFrame:
     """One row per task and model: the human-readable face of :func:`task_grid`."""
-    cols = ["difficulty", "deadline_s", "mix", "skill_prob", "attempts", "tokens",
-            "energy_J", "latency_s", "service_slots", "feasible", "e_lb_J", "best_model"]
+    cols = [
+        "difficulty",
+        "deadline_s",
+        "mix",
+        "skill_prob",
+        "attempts",
+        "tokens",
+        "energy_J",
+        "latency_s",
+        "service_slots",
+        "feasible",
+        "e_lb_J",
+        "best_model",
+    ]
     df = grid[cols].drop_vars(["params", "loss"]).to_dataframe().reset_index()
     df["chosen"] = df["model"] == df["best_model"]
     return df

@@ -7,8 +7,19 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-PACKAGES = ("energy-routing", "numpy", "scipy", "pandas", "xarray", "netCDF4", "statsmodels",
-            "seaborn", "matplotlib", "numba", "snakemake")
+PACKAGES = (
+    "energy-routing",
+    "numpy",
+    "scipy",
+    "pandas",
+    "xarray",
+    "netCDF4",
+    "statsmodels",
+    "seaborn",
+    "matplotlib",
+    "numba",
+    "snakemake",
+)
 
 
 def package_versions() -> dict[str, str]:
@@ -28,10 +39,16 @@ def git_revision(path: str | Path = ".") -> str:
     Returns ``"unknown"`` outside a git checkout.
     """
     try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True,
-                             text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=path, capture_output=True, text=True, check=True).stdout
+        rev = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=path,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return rev + ("+dirty" if dirty.strip() else "")

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 from energy_routing import config as er_config
 
@@ -27,6 +28,7 @@ STAGE_KEYS = {
         "fine_grid",
     ],
     "figures": ["figures"],
+    "regimes": ["regimes", "reserve_quantiles"],
 }
 
 
@@ -36,22 +38,124 @@ def stage_config(stage):
 
 
 def src(*modules):
-    """Package modules a rule depends on: listed as inputs so that editing them reruns it."""
-    return [f"src/energy_routing/{m}.py" for m in modules]
+    """Package modules a rule depends on, listed as inputs so that editing one reruns
+    the rule (Snakemake's code trigger sees only the script, not what it imports)."""
+    return [str(SRC_DIR / f"{m}.py") for m in modules]
 
 
+SCENARIOS = er_config.scenarios(CONFIG)
+MC = CONFIG["montecarlo"]
+
+
+def eps_label(eps):
+    """A routing error as it appears in file names (``0.05`` -> ``0.05``)."""
+    return f"{float(eps):g}"
+
+
+def shard_ranges():
+    """Trial ranges ``(start, stop)`` of the shards; the same for every scenario."""
+    n, per = MC["trials"], MC["trials_per_shard"]
+    return [(s, min(s + per, n)) for s in range(0, n, per)]
+
+
+def shard_files(scenario):
+    return [
+        f"results/mc/shards/{scenario}/eps{eps_label(e)}/trials{a}-{b}.nc"
+        for e in SCENARIOS[scenario]["routing_errors"]
+        for a, b in shard_ranges()
+    ]
+
+
+def shard_config(wildcards):
+    """What shapes a shard's numbers, and nothing else: the number of trials, the shard
+    size, the thread count and the other routing errors do not, so changing them keeps
+    the shards already computed."""
+    sc = SCENARIOS[wildcards.scenario]
+    return json.dumps(
+        {
+            "montecarlo": {
+                k: MC[k] for k in ("seed", "t_min", "checkpoints", "chunk_slots")
+            },
+            "scenario": {"provisioning": sc["provisioning"], "t_max": sc["t_max"]},
+            "arrival_rate": CONFIG["arrival_rate"],
+            "harvest": CONFIG["harvest"],
+        },
+        sort_keys=True,
+    )
+
+
+def shard_mem_mb(wildcards):
+    from energy_routing.plan import shard_memory_mb
+
+    n = int(wildcards.stop) - int(wildcards.start)
+    return shard_memory_mb(n, MC["checkpoints"], MC["chunk_slots"], MC["threads"])
+
+
+def shard_runtime_min(wildcards):
+    from energy_routing.plan import shard_runtime_minutes
+
+    n = int(wildcards.stop) - int(wildcards.start)
+    return shard_runtime_minutes(
+        n, SCENARIOS[wildcards.scenario]["t_max"], MC["threads"]
+    )
+
+
+def merge_mem_mb(wildcards):
+    from energy_routing.plan import merge_memory_mb
+
+    sc = SCENARIOS[wildcards.scenario]
+    return merge_memory_mb(MC["trials"], len(sc["routing_errors"]), MC["checkpoints"])
+
+
+SRC_DIR = Path(workflow.basedir) / "src" / "energy_routing"
 FIG_FORMATS = CONFIG["figures"]["formats"]
+
+
+def figure_stem(wildcards, output):
+    """A figure's path without its format suffix."""
+    return str(Path(output[0]).with_suffix(""))
 
 
 def figure_files(stem):
     return expand("results/figures/{stem}.{fmt}", stem=stem, fmt=FIG_FORMATS)
 
 
+SWEEP = [name for name in SCENARIOS if name.startswith("sweep_")]
+NAMED = [name for name in SCENARIOS if not name.startswith("sweep_")]
+
+
+def sweep_files():
+    return [f"results/mc/{name}.nc" for name in SWEEP]
+
+
+def deviation_points_input():
+    """Fig. 2 gets Monte Carlo points when the sweep runs."""
+    return ["results/regimes/deviation_points.csv"] if SWEEP else []
+
+
+def summary_parts():
+    """The JSON parts merged into results/summary.json, by key."""
+    parts = {"grid": "results/parts/grid.json"}
+    parts.update({f"regimes_{n}": f"results/parts/regimes_{n}.json" for n in NAMED})
+    if SWEEP:
+        parts["sweep"] = "results/parts/sweep.json"
+    return parts
+
+
 def final_outputs():
-    return [
+    out = [
         "results/summary.json",
+        "results/report.html",
+        "results/report.md",
         "results/tables/models.csv",
         "results/tables/tasks.csv",
         *figure_files("fig3_costs"),
         *figure_files("fig2_deviation"),
     ]
+    for name in NAMED:
+        out += figure_files(f"fig4_growth_{name}")
+        out += figure_files(f"fig_distribution_{name}")
+        out.append(f"results/regimes/{name}.csv")
+    if SWEEP:
+        out += figure_files("fig_sweep")
+    return out

@@ -1,9 +1,11 @@
 import json
 import sys
+from pathlib import Path
 
-sys.stderr = open(snakemake.log[0], "w")  # noqa: SIM115
+sys.stderr = open(snakemake.log[0], "w")
+sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))
 
-from energy_routing import stages  # noqa: E402
+from energy_routing import stages
 
 stages.characterize(
     json.loads(snakemake.params.cfg),

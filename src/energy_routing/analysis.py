@@ -1,0 +1,192 @@
+"""From merged Monte Carlo datasets to tables: regimes, sweep slopes, Fig. 2 points.
+
+Pure functions of :mod:`xarray` datasets written by :func:`energy_routing.mcio.merge_shards`;
+the closed forms come from :mod:`energy_routing.theory` and the fits from
+:mod:`energy_routing.regimes`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from energy_routing import regimes, theory
+
+#: The exponent of E[D_T] in T that Theorem 2 predicts for each regime.
+PREDICTED_EXPONENT = {"deficit": 1.0, "critical": 0.5, "surplus": 0.0}
+
+
+def _curve(ds: xr.Dataset, eps: float, mode: str):
+    sel = ds.sel(routing_error=eps, consumption=mode)
+    return (
+        sel.time.to_numpy().astype(float),
+        sel.deficit_mean_J.to_numpy(),
+        sel.deficit_sem_J.to_numpy(),
+        float(sel.mu_J_per_slot),
+        float(sel.sigma_J_per_sqrt_slot),
+    )
+
+
+def regime_table(
+    ds: xr.Dataset, *, bic_penalty: float, min_points: int, quantiles=(0.5, 0.9, 0.99)
+) -> pd.DataFrame:
+    """Regime detection per routing error and consumption mode, beside the theory.
+
+    One row per (routing_error, consumption): the analytic drift ``mu`` [J/slot] and
+    volatility ``sigma`` [J/slot^0.5], the crossover ``t_star`` [slots], the BIC fit of
+    :func:`energy_routing.regimes.fit_regime`, the mean deficit at T_max with its standard
+    error next to the closed form, and for each ``q`` the empirical reserve (the q-quantile
+    of D_Tmax over trials) next to :func:`energy_routing.theory.deficit_quantile` [J].
+    """
+    rows = []
+    t_max = float(ds.time[-1])
+    for eps in ds.routing_error.to_numpy():
+        for mode in ds.consumption.to_numpy():
+            T, y, se, mu, sigma = _curve(ds, eps, mode)
+            fit = regimes.fit_regime(T, y, se, bic_penalty=bic_penalty, min_points=min_points)
+            final = ds.deficit_J.sel(routing_error=eps, consumption=mode).isel(time=-1)
+            row = {
+                "routing_error": float(eps),
+                "consumption": str(mode),
+                "mu": mu,
+                "sigma": sigma,
+                "regime": theory.regime(mu),
+                "t_star": float(theory.crossover_time(mu, sigma)),
+                **{k: v for k, v in fit.as_dict().items()},
+                "t_max": t_max,
+                "mean_D_Tmax_J": float(y[-1]),
+                "sem_D_Tmax_J": float(se[-1]),
+                "closed_form_D_Tmax_J": float(theory.expected_deficit(mu, sigma, t_max)),
+            }
+            for q in quantiles:
+                row[f"reserve_q{q:g}_mc_J"] = float(np.quantile(final.to_numpy(), q))
+                row[f"reserve_q{q:g}_theory_J"] = float(
+                    theory.deficit_quantile(q, mu, sigma, t_max)
+                )
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def bootstrap_slope(
+    deficit: np.ndarray,
+    T: np.ndarray,
+    t_from: float,
+    *,
+    n_boot: int = 400,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> tuple[float, float, float]:
+    """Log-log slope of the mean deficit over ``T >= t_from``, with a trial bootstrap.
+
+    The checkpoints of one curve share their paths, so a regression's standard error is
+    too small; resampling whole trials keeps that correlation. Returns the slope of the
+    full-sample mean curve and the ``alpha/2`` and ``1 - alpha/2`` percentiles of the
+    bootstrap slopes [-].
+
+    Parameters
+    ----------
+    deficit : numpy.ndarray (trial, time)
+        D_t per trial [J].
+    T : numpy.ndarray (time,)
+        Checkpoints [slots].
+    """
+    keep = T >= t_from
+    x = np.log(T[keep])
+    rng = np.random.default_rng(seed)
+    n = deficit.shape[0]
+    idx = rng.integers(0, n, size=(n_boot, n))
+    means = deficit[:, keep][idx].mean(axis=1)  # (boot, time)
+    means = np.maximum(means, np.finfo(float).tiny)
+    xc = x - x.mean()
+    boot = (np.log(means) @ xc) / (xc @ xc)
+    full = np.maximum(deficit[:, keep].mean(axis=0), np.finfo(float).tiny)
+    point = float(np.log(full) @ xc / (xc @ xc))
+    lo, hi = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
+    # A flat curve (a surplus path past its minimum) gives slopes of pure round-off.
+    pad = 1e-9
+    return point, float(min(lo, point) - pad), float(max(hi, point) + pad)
+
+
+def slope_window(T: np.ndarray, mu: float, sigma: float, slope_from_T: float | None) -> float:
+    """Where the large-T slope is read: ``slope_from_T`` when set, else from ten crossover
+    times T* on (where drift dominates fluctuation) but at least the upper half of log T,
+    keeping at least five checkpoints."""
+    if slope_from_T is not None:
+        return float(slope_from_T)
+    start = max(np.sqrt(T[0] * T[-1]), 10 * float(theory.crossover_time(mu, sigma)))
+    return float(min(start, T[-5]))
+
+
+def sweep_table(
+    datasets: dict[str, xr.Dataset], *, slope_from_T=None, mode="lumped", seed: int = 0
+) -> pd.DataFrame:
+    """Theorem 2 side by side: one row per provisioning scenario.
+
+    Columns: ``provisioning`` rho [-], ``mu``, ``sigma``, the predicted ``regime`` and
+    ``predicted_exponent``, the fitted large-T ``slope`` with its bootstrap interval
+    (``slope_low``, ``slope_high``), the statsmodels fit (``slope_ols``,
+    ``slope_ols_se``), and ``agrees`` (the prediction lies in the interval).
+    """
+    rows = []
+    for name, ds in datasets.items():
+        eps = float(ds.routing_error[0])
+        T, y, se, mu, sigma = _curve(ds, eps, mode)
+        t_from = slope_window(T, mu, sigma, slope_from_T)
+        per_trial = ds.deficit_J.sel(routing_error=eps, consumption=mode)
+        slope, lo, hi = bootstrap_slope(
+            per_trial.transpose("trial", "time").to_numpy(), T, t_from, seed=seed
+        )
+        ols = regimes.loglog_slope(T, y, se, t_from=t_from)
+        reg = theory.regime(mu)
+        rows.append(
+            {
+                "scenario": name,
+                "provisioning": float(ds.attrs.get("provisioning", np.nan)),
+                "routing_error": eps,
+                "mu": mu,
+                "sigma": sigma,
+                "regime": reg,
+                "predicted_exponent": PREDICTED_EXPONENT[reg],
+                "t_from": t_from,
+                "slope": slope,
+                "slope_low": lo,
+                "slope_high": hi,
+                "slope_ols": ols.slope,
+                "slope_ols_se": ols.slope_se,
+                "agrees": bool(lo <= PREDICTED_EXPONENT[reg] <= hi),
+            }
+        )
+    return pd.DataFrame(rows).sort_values("provisioning").reset_index(drop=True)
+
+
+def deviation_points(
+    datasets: dict[str, xr.Dataset], *, mode="lumped", r_max=4.0, per_scenario=25
+) -> pd.DataFrame:
+    """Monte Carlo estimates of Fig. 2's deviation g(r) (MODEL.md 7).
+
+    Every checkpoint T of every scenario gives a point r = mu sqrt(T) / sigma,
+    g = (mean D_T - max(0, -mu T)) / (sigma sqrt(2T/pi)) with its standard error; points
+    with |r| <= r_max are kept, thinned to about ``per_scenario`` per scenario.
+    """
+    frames = []
+    for name, ds in datasets.items():
+        for eps in ds.routing_error.to_numpy():
+            T, y, se, mu, sigma = _curve(ds, eps, mode)
+            scale = sigma * np.sqrt(2 * T / np.pi)
+            r = mu * np.sqrt(T) / sigma
+            keep = np.flatnonzero(np.abs(r) <= r_max)
+            keep = keep[:: max(1, len(keep) // per_scenario)]
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "scenario": name,
+                        "routing_error": float(eps),
+                        "T": T[keep],
+                        "r": r[keep],
+                        "g": (y[keep] - np.maximum(0.0, -mu * T[keep])) / scale[keep],
+                        "g_sem": se[keep] / scale[keep],
+                    }
+                )
+            )
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -1,0 +1,950 @@
+"""Streaming Monte Carlo engine for the battery deficit (MODEL.md 6-8).
+
+One trial is one sample path of the slotted system of MODEL.md 6: Poisson task arrivals,
+task types drawn from the mix, i.i.d. Gamma harvest, and a routing policy (MODEL.md 8) that
+turns each task into an energy demand. From the same randomness the engine builds two
+consumption series, *lumped* (a task's whole energy in its arrival slot, eq. 24) and
+*distributed* (its per-slot profile from its dispatch slot on, eq. 25), and walks each of
+them through
+
+* the unconstrained battery B_t = B_{t-1} + R_t - C_t from B_0 = 0 and its deficit
+  D_t = max(0, -min_{0<=s<=t} B_s) (Thm. 1), and
+* independently, the floored battery F_t = max(0, F_{t-1} + R_t - C_t) with its cumulative
+  auxiliary injection A_t (the greedy top-up of Thm. 1), so that A_t == D_t can be checked.
+
+Values are recorded at a few (log-spaced) checkpoints only; time is processed in chunks of
+``chunk_slots`` slots with the running state carried over, so memory is
+O(trials x checkpoints + chunk) whatever the horizon.
+
+Stages of one chunk
+-------------------
+Each chunk of a trial goes through four separable stages:
+
+1. :func:`draw_chunk` -- all randomness of the chunk (arrivals, slots, routing uniforms or
+   counts, harvest). It does not depend on the policy except through the routing draws,
+   which come from their own stream.
+2. :func:`route_myopic` -- the policy: a model for every task (MODEL.md 8).
+3. :func:`lumped_consumption` / :func:`distributed_consumption` -- per-slot energy.
+4. :func:`walk_chunk` -- battery, running minimum, floored battery, injections and
+   checkpoint sampling, fused in one numba loop.
+
+Where later policies plug in: a state-dependent policy (deferral within a deadline,
+drift-plus-penalty, a finite battery, correlated supply) needs the battery and the queue in
+every slot, so it cannot be split into "route, then consume, then walk". It replaces stages
+2-4 by a single per-slot numba step that takes the chunk's draws (tasks sorted by slot, e.g.
+with a stable counting sort of ``ChunkDraws.slots``) and the carried state, and writes the
+same checkpoint records. Correlated supply replaces only the harvest part of stage 1 (its
+state joins the carried state). The trial loop (:func:`_run_trial`), the random streams,
+the sharding and the result container stay as they are.
+
+Random streams
+--------------
+Trial ``k`` of scenario ``key`` under root seed ``s`` owns four independent generators,
+``np.random.Generator(np.random.PCG64(np.random.SeedSequence(s, spawn_key=(key, k, j))))``
+for ``j`` = 0 (arrival counts), 1 (slots within the chunk), 2 (routing), 3 (harvest). A
+trial's path therefore depends only on (root seed, scenario key, trial index, chunk size):
+not on sharding, thread count or execution order. The routing error is not part of the
+key, so runs that differ only in the routing error see the same arrivals and harvests
+(common random numbers).
+
+Per chunk of L slots, arrivals are drawn by Poisson splitting: for each task type i one
+count N_i ~ Poisson(lambda * mix_i * L), then one uniform slot per task. This has exactly
+the law of Poisson(lambda) arrivals per slot with i.i.d. types. Misrouting is drawn as
+M_i ~ Binomial(N_i, epsilon) per type, applied to the first M_i tasks of that type (their
+slots are i.i.d., so which ones is immaterial), plus one uniform integer per misrouted task
+only when more than one alternative model is feasible.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numba
+import numpy as np
+
+__all__ = [
+    "CONSUMPTION_MODES",
+    "ChunkDraws",
+    "EnginePlan",
+    "SimulationResult",
+    "Workload",
+    "distributed_consumption",
+    "draw_chunk",
+    "drift_volatility",
+    "log_checkpoints",
+    "lumped_consumption",
+    "policy_moments",
+    "route_myopic",
+    "scenario_key",
+    "simulate",
+    "tally_routes",
+    "trial_streams",
+    "walk_chunk",
+]
+
+#: Consumption modes, in the order the engine stores them (MODEL.md 6, eq. 24-25).
+CONSUMPTION_MODES: tuple[str, ...] = ("lumped", "distributed")
+
+# Indices of the per-trial child streams (the last element of the SeedSequence spawn key).
+STREAM_ARRIVALS = 0
+STREAM_SLOTS = 1
+STREAM_ROUTING = 2
+STREAM_HARVEST = 3
+_N_STREAMS = 4
+
+# Layout of the per-mode walk state carried across chunks.
+_STATE_B, _STATE_BMIN, _STATE_F, _STATE_A, _STATE_S1, _STATE_S2 = range(6)
+_STATE_SIZE = 6
+
+
+# --------------------------------------------------------------------------------------
+# Inputs
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Everything the engine needs about tasks, models and supply (MODEL.md 4-6).
+
+    Parameters
+    ----------
+    mix : ndarray, shape (K,)
+        Task-type probabilities [1]; non-negative, summing to 1.
+    energy_J : ndarray, shape (K, M)
+        Total energy of a task of type i served by model m [J].
+    profile_J : ndarray, shape (K, M, S)
+        Per-slot energy while in service [J], zero-padded after the service length; sums
+        over the last axis to ``energy_J`` (to rounding) (MODEL.md 5).
+    feasible : ndarray of bool, shape (K, M)
+        Whether model m meets task i's deadline when dispatched at arrival (MODEL.md 4).
+    best_model : ndarray of int, shape (K,)
+        m*(i), the feasible model of minimum energy (eq. 20-22).
+    arrival_rate : float
+        lambda, mean number of task arrivals per slot [1/slot].
+    harvest_mean_J : float
+        R_bar, mean harvest per slot [J].
+    harvest_var_J2 : float
+        sigma_R^2, variance of the harvest per slot [J^2]; 0 means a deterministic R_bar.
+
+    Raises
+    ------
+    ValueError
+        Naming the offending field, if a shape, sign or consistency check fails.
+    """
+
+    mix: np.ndarray
+    energy_J: np.ndarray
+    profile_J: np.ndarray
+    feasible: np.ndarray
+    best_model: np.ndarray
+    arrival_rate: float
+    harvest_mean_J: float
+    harvest_var_J2: float
+
+    def __post_init__(self) -> None:
+        def put(name: str, value: object) -> None:
+            object.__setattr__(self, name, value)
+
+        mix = np.array(self.mix, dtype=np.float64)
+        energy = np.array(self.energy_J, dtype=np.float64)
+        profile = np.array(self.profile_J, dtype=np.float64)
+        feasible = np.array(self.feasible)
+        best = np.array(self.best_model)
+
+        if mix.ndim != 1 or mix.size == 0:
+            raise ValueError(f"mix: expected a non-empty 1-D array, got shape {mix.shape}")
+        n_types = mix.size
+        if not np.all(np.isfinite(mix)) or np.any(mix < 0):
+            raise ValueError("mix: probabilities must be finite and non-negative")
+        if abs(float(mix.sum()) - 1.0) > 1e-9:
+            raise ValueError(f"mix: probabilities must sum to 1, got {float(mix.sum())!r}")
+        if energy.ndim != 2 or energy.shape[0] != n_types or energy.shape[1] == 0:
+            raise ValueError(f"energy_J: expected shape ({n_types}, M), got {energy.shape}")
+        n_models = energy.shape[1]
+        if not np.all(np.isfinite(energy)) or np.any(energy < 0):
+            raise ValueError("energy_J: energies must be finite and non-negative")
+        if profile.ndim != 3 or profile.shape[:2] != energy.shape or profile.shape[2] == 0:
+            raise ValueError(
+                f"profile_J: expected shape ({n_types}, {n_models}, S), got {profile.shape}"
+            )
+        if not np.all(np.isfinite(profile)) or np.any(profile < 0):
+            raise ValueError("profile_J: per-slot energies must be finite and non-negative")
+        if not np.allclose(profile.sum(axis=2), energy, rtol=1e-9, atol=0.0):
+            raise ValueError("profile_J: per-slot profiles must sum to energy_J")
+        if feasible.shape != energy.shape or feasible.dtype != np.bool_:
+            raise ValueError(
+                f"feasible: expected a bool array of shape {energy.shape}, "
+                f"got {feasible.dtype} {feasible.shape}"
+            )
+        if best.shape != (n_types,) or not np.issubdtype(best.dtype, np.integer):
+            raise ValueError(
+                f"best_model: expected {n_types} integers, got {best.dtype} {best.shape}"
+            )
+        if np.any(best < 0) or np.any(best >= n_models):
+            raise ValueError(f"best_model: model indices must lie in [0, {n_models})")
+        rows = np.arange(n_types)
+        if not np.all(feasible[rows, best]):
+            bad = rows[~feasible[rows, best]].tolist()
+            raise ValueError(f"best_model: not feasible for task types {bad}")
+        cheapest = np.where(feasible, energy, np.inf).min(axis=1)
+        if np.any(energy[rows, best] > cheapest):
+            bad = rows[energy[rows, best] > cheapest].tolist()
+            raise ValueError(
+                f"best_model: not the minimum-energy feasible model for task types {bad}"
+            )
+        for name in ("arrival_rate", "harvest_mean_J", "harvest_var_J2"):
+            value = float(getattr(self, name))
+            if not np.isfinite(value) or value < 0:
+                raise ValueError(f"{name}: must be finite and non-negative, got {value!r}")
+            put(name, value)
+        if self.harvest_var_J2 > 0 and self.harvest_mean_J == 0:
+            raise ValueError("harvest_var_J2: a positive variance needs harvest_mean_J > 0")
+
+        for arr in (mix, energy, profile, feasible):
+            arr.setflags(write=False)
+        best = best.astype(np.int64)
+        best.setflags(write=False)
+        put("mix", mix)
+        put("energy_J", energy)
+        put("profile_J", profile)
+        put("feasible", feasible)
+        put("best_model", best)
+
+    @property
+    def n_types(self) -> int:
+        """Number of task types K."""
+        return int(self.mix.size)
+
+    @property
+    def n_models(self) -> int:
+        """Number of hosted models M."""
+        return int(self.energy_J.shape[1])
+
+
+# --------------------------------------------------------------------------------------
+# Analytic moments (MODEL.md 7-8)
+# --------------------------------------------------------------------------------------
+
+
+def _route_probabilities(workload: Workload, routing_error: float) -> np.ndarray:
+    """Probability that a task of type i is served by model m under the policy, (K, M)."""
+    probs = np.zeros(workload.energy_J.shape)
+    for i in range(workload.n_types):
+        best = workload.best_model[i]
+        alts = np.flatnonzero(workload.feasible[i])
+        alts = alts[alts != best]
+        if alts.size == 0:
+            probs[i, best] = 1.0
+        else:
+            probs[i, best] = 1.0 - routing_error
+            probs[i, alts] = routing_error / alts.size
+    return probs
+
+
+def policy_moments(workload: Workload, routing_error: float) -> tuple[float, float]:
+    """Mean and second moment of the per-task energy under the routed policy (MODEL.md 8).
+
+    A task of type i goes to m*(i) with probability 1 - epsilon and to each of its other
+    feasible models with probability epsilon / (number of them); a type with a single
+    feasible model always goes to m*(i).
+
+    Parameters
+    ----------
+    workload : Workload
+        Task types, energies and feasibility.
+    routing_error : float
+        epsilon, probability of misrouting a task [1], in [0, 1].
+
+    Returns
+    -------
+    mean_J : float
+        E[e], expected energy of one task [J].
+    second_moment_J2 : float
+        E[e^2] [J^2].
+
+    Examples
+    --------
+    >>> w = Workload(mix=np.array([0.5, 0.5]), energy_J=np.array([[1.0, 3.0], [2.0, 4.0]]),
+    ...              profile_J=np.array([[[1.0], [3.0]], [[2.0], [4.0]]]),
+    ...              feasible=np.array([[True, True], [True, False]]),
+    ...              best_model=np.array([0, 0]), arrival_rate=1.0,
+    ...              harvest_mean_J=1.5, harvest_var_J2=0.0)
+    >>> policy_moments(w, 0.5)
+    (2.0, 4.5)
+    """
+    _check_routing_error(routing_error)
+    probs = _route_probabilities(workload, routing_error)
+    per_type_mean = (probs * workload.energy_J).sum(axis=1)
+    per_type_sq = (probs * workload.energy_J**2).sum(axis=1)
+    return float(workload.mix @ per_type_mean), float(workload.mix @ per_type_sq)
+
+
+def drift_volatility(workload: Workload, routing_error: float) -> tuple[float, float]:
+    """Drift and volatility of the battery per slot (MODEL.md 7, Lemma 2).
+
+    mu = R_bar - lambda E[e] and sigma^2 = sigma_R^2 + lambda E[e^2] (compound Poisson).
+
+    Parameters
+    ----------
+    workload : Workload
+        Task types, energies, arrival rate and harvest moments.
+    routing_error : float
+        epsilon, probability of misrouting a task [1].
+
+    Returns
+    -------
+    mu : float
+        Drift [J/slot].
+    sigma : float
+        Volatility [J/sqrt(slot)].
+    """
+    mean, second = policy_moments(workload, routing_error)
+    mu = workload.harvest_mean_J - workload.arrival_rate * mean
+    sigma = float(np.sqrt(workload.harvest_var_J2 + workload.arrival_rate * second))
+    return float(mu), sigma
+
+
+# --------------------------------------------------------------------------------------
+# Checkpoints, keys and streams
+# --------------------------------------------------------------------------------------
+
+
+def log_checkpoints(t_min: int, t_max: int, n: int) -> np.ndarray:
+    """Log-spaced recording slots between ``t_min`` and ``t_max`` (MODEL.md 9).
+
+    Parameters
+    ----------
+    t_min, t_max : int
+        First and last checkpoint [slot], 1 <= t_min <= t_max.
+    n : int
+        Requested number of checkpoints; fewer are returned when rounding to whole slots
+        makes some coincide.
+
+    Returns
+    -------
+    ndarray of int64
+        Unique, strictly increasing slots, the first ``t_min`` and the last ``t_max``.
+
+    Examples
+    --------
+    >>> log_checkpoints(1, 1000, 4).tolist()
+    [1, 10, 100, 1000]
+    >>> log_checkpoints(1, 5, 10).tolist()
+    [1, 2, 3, 4, 5]
+    """
+    t_min, t_max, n = int(t_min), int(t_max), int(n)
+    if t_min < 1 or t_max < t_min:
+        raise ValueError(f"log_checkpoints: need 1 <= t_min <= t_max, got {t_min}, {t_max}")
+    if n < 1:
+        raise ValueError(f"log_checkpoints: need n >= 1, got {n}")
+    if n == 1:
+        return np.array([t_max], dtype=np.int64)
+    slots = np.rint(np.geomspace(t_min, t_max, n)).astype(np.int64)
+    slots[0], slots[-1] = t_min, t_max
+    return np.unique(slots)
+
+
+def scenario_key(name: str) -> int:
+    """Stable integer key of a scenario name, for the random streams (CRC-32 of UTF-8).
+
+    Unlike ``hash``, this is the same in every process and Python version.
+
+    Examples
+    --------
+    >>> scenario_key("critical")
+    1464146891
+    """
+    return zlib.crc32(name.encode("utf-8"))
+
+
+def trial_streams(root_seed: int, key: int, trial: int) -> tuple[np.random.Generator, ...]:
+    """The four independent generators of one trial: arrivals, slots, routing, harvest.
+
+    Parameters
+    ----------
+    root_seed : int
+        Root entropy of the whole study.
+    key : int
+        Scenario key (see :func:`scenario_key`).
+    trial : int
+        Global trial index.
+
+    Returns
+    -------
+    tuple of numpy.random.Generator
+        Indexed by ``STREAM_ARRIVALS``, ``STREAM_SLOTS``, ``STREAM_ROUTING``,
+        ``STREAM_HARVEST``.
+    """
+    return tuple(
+        np.random.Generator(
+            np.random.PCG64(np.random.SeedSequence(root_seed, spawn_key=(key, trial, j)))
+        )
+        for j in range(_N_STREAMS)
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Stage 1: randomness of one chunk
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EnginePlan:
+    """Workload tables prepared once per simulation (read-only, shared by threads).
+
+    Built by :meth:`EnginePlan.build` from a :class:`Workload` and the routing error:
+    arrival rate per type [1/slot], energies and profiles [J], service lengths [slot],
+    the alternative feasible models of each type, and the Gamma shape and scale [J] of the
+    harvest (MODEL.md 5-6, 8).
+    """
+
+    mix_rate: np.ndarray  # (K,) lambda * mix_i [1/slot]
+    energy: np.ndarray  # (K, M) [J]
+    profile: np.ndarray  # (K, M, S) [J], C-contiguous
+    service_len: np.ndarray  # (K, M) int64, last non-zero profile slot + 1
+    best: np.ndarray  # (K,) int64
+    alternatives: np.ndarray  # (K, M) int64, other feasible models first, padded with -1
+    n_alternatives: np.ndarray  # (K,) int64
+    routing_error: float
+    harvest_shape: float  # Gamma shape k; 0 for a deterministic harvest
+    harvest_scale: float  # Gamma scale theta [J]
+    harvest_mean: float  # [J]
+    max_service: int  # S_max [slot]
+
+    @classmethod
+    def build(cls, workload: Workload, routing_error: float) -> EnginePlan:
+        n_types, n_models = workload.energy_J.shape
+        profile = np.ascontiguousarray(workload.profile_J)
+        nonzero = profile > 0
+        last = profile.shape[2] - np.argmax(nonzero[:, :, ::-1], axis=2)
+        service_len = np.where(nonzero.any(axis=2), last, 0).astype(np.int64)
+        alternatives = np.full((n_types, n_models), -1, dtype=np.int64)
+        n_alt = np.zeros(n_types, dtype=np.int64)
+        for i in range(n_types):
+            alts = np.flatnonzero(workload.feasible[i])
+            alts = alts[alts != workload.best_model[i]]
+            alternatives[i, : alts.size] = alts
+            n_alt[i] = alts.size
+        mean, var = workload.harvest_mean_J, workload.harvest_var_J2
+        shape, scale = (mean * mean / var, var / mean) if var > 0 else (0.0, 0.0)
+        return cls(
+            mix_rate=workload.arrival_rate * workload.mix,
+            energy=np.ascontiguousarray(workload.energy_J),
+            profile=profile,
+            service_len=service_len,
+            best=np.ascontiguousarray(workload.best_model, dtype=np.int64),
+            alternatives=alternatives,
+            n_alternatives=n_alt,
+            routing_error=float(routing_error),
+            harvest_shape=shape,
+            harvest_scale=scale,
+            harvest_mean=mean,
+            max_service=max(int(service_len.max()), 1),
+        )
+
+
+@dataclass(frozen=True)
+class ChunkDraws:
+    """All random variates of one chunk of one trial (stage 1).
+
+    Attributes
+    ----------
+    counts : ndarray of int64, shape (K,)
+        Number of arrivals of each task type in the chunk.
+    slots : ndarray of int64, shape (sum(counts),)
+        Arrival slot of each task, relative to the chunk start, grouped by type (all tasks
+        of type 0 first, then type 1, ...).
+    misrouted : ndarray of int64, shape (K,)
+        Number of misrouted tasks of each type: the first ``misrouted[i]`` tasks of type i.
+    alternative_pick : ndarray of int64, shape (sum(misrouted),)
+        For each misrouted task (grouped by type), the index of its alternative among the
+        feasible non-optimal models; zero when there is only one.
+    harvest : ndarray of float64, shape (L,)
+        R_t of each slot of the chunk [J].
+    """
+
+    counts: np.ndarray
+    slots: np.ndarray
+    misrouted: np.ndarray
+    alternative_pick: np.ndarray
+    harvest: np.ndarray = field(repr=False)
+
+
+def draw_chunk(
+    streams: tuple[np.random.Generator, ...],
+    plan: EnginePlan,
+    n_slots: int,
+    harvest_out: np.ndarray,
+) -> ChunkDraws:
+    """Draw the randomness of one chunk of ``n_slots`` slots (MODEL.md 6, 8; stage 1).
+
+    Parameters
+    ----------
+    streams : tuple of Generator
+        The trial's generators (:func:`trial_streams`), advanced in place.
+    plan : EnginePlan
+        Prepared workload tables.
+    n_slots : int
+        Chunk length L [slot].
+    harvest_out : ndarray of float64
+        Buffer of at least ``n_slots`` elements; its first ``n_slots`` receive R_t [J].
+
+    Returns
+    -------
+    ChunkDraws
+        Arrival counts and slots, misrouting draws and the harvest view.
+    """
+    counts = streams[STREAM_ARRIVALS].poisson(plan.mix_rate * n_slots)
+    slots = streams[STREAM_SLOTS].integers(0, n_slots, size=int(counts.sum()))
+    rng_route = streams[STREAM_ROUTING]
+    eligible = plan.n_alternatives > 0
+    if plan.routing_error > 0:
+        misrouted = np.where(eligible, rng_route.binomial(counts, plan.routing_error), 0)
+        many = plan.n_alternatives > 1
+        if np.any(misrouted[many] > 0):
+            highs = np.repeat(np.maximum(plan.n_alternatives, 1), misrouted)
+            picks = np.zeros(highs.size, dtype=np.int64)
+            draw = highs > 1
+            picks[draw] = rng_route.integers(0, highs[draw])
+        else:
+            picks = np.zeros(int(misrouted.sum()), dtype=np.int64)
+    else:
+        misrouted = np.zeros_like(counts)
+        picks = np.zeros(0, dtype=np.int64)
+    harvest = harvest_out[:n_slots]
+    if plan.harvest_shape > 0:
+        streams[STREAM_HARVEST].standard_gamma(plan.harvest_shape, out=harvest)
+        np.multiply(harvest, plan.harvest_scale, out=harvest)
+    else:
+        harvest.fill(plan.harvest_mean)
+    return ChunkDraws(counts, slots, misrouted, picks, harvest)
+
+
+# --------------------------------------------------------------------------------------
+# Stage 2: the policy
+# --------------------------------------------------------------------------------------
+
+
+def route_myopic(draws: ChunkDraws, plan: EnginePlan) -> tuple[np.ndarray, np.ndarray]:
+    """Myopic routing with routing error: a model for every task (MODEL.md 8; stage 2).
+
+    Each task is dispatched in its arrival slot to m*(i), except the misrouted ones, which
+    go to the alternative feasible model chosen in ``draws.alternative_pick``.
+
+    Parameters
+    ----------
+    draws : ChunkDraws
+        The chunk's randomness.
+    plan : EnginePlan
+        Prepared workload tables.
+
+    Returns
+    -------
+    types : ndarray of int64, shape (n_tasks,)
+        Task type of each task.
+    models : ndarray of int64, shape (n_tasks,)
+        Serving model of each task.
+    """
+    n_types = plan.best.size
+    types = np.repeat(np.arange(n_types, dtype=np.int64), draws.counts)
+    models = np.repeat(plan.best, draws.counts)
+    if draws.alternative_pick.size:
+        starts = np.concatenate(([0], np.cumsum(draws.counts)[:-1]))
+        pick_start = 0
+        for i in np.flatnonzero(draws.misrouted):
+            k = int(draws.misrouted[i])
+            picks = draws.alternative_pick[pick_start : pick_start + k]
+            models[starts[i] : starts[i] + k] = plan.alternatives[i, picks]
+            pick_start += k
+    return types, models
+
+
+def tally_routes(draws: ChunkDraws, plan: EnginePlan, task_counts: np.ndarray) -> None:
+    """Add the chunk's tasks per (type, serving model) to ``task_counts`` (MODEL.md 8).
+
+    Counted from the per-type draws, without a pass over the tasks: N_i - M_i tasks of
+    type i went to m*(i), and the misrouted ones to the alternatives they picked.
+
+    Parameters
+    ----------
+    draws : ChunkDraws
+        The chunk's randomness.
+    plan : EnginePlan
+        Prepared workload tables.
+    task_counts : ndarray of int64, shape (K, M)
+        Running counts, updated in place.
+    """
+    n_types = plan.best.size
+    task_counts[np.arange(n_types), plan.best] += draws.counts - draws.misrouted
+    pick_start = 0
+    for i in np.flatnonzero(draws.misrouted):
+        k = int(draws.misrouted[i])
+        picks = draws.alternative_pick[pick_start : pick_start + k]
+        n_alt = int(plan.n_alternatives[i])
+        task_counts[i, plan.alternatives[i, :n_alt]] += np.bincount(picks, minlength=n_alt)
+        pick_start += k
+
+
+# --------------------------------------------------------------------------------------
+# Stage 3: consumption (numba)
+# --------------------------------------------------------------------------------------
+
+
+@numba.njit(nogil=True, cache=True)
+def lumped_consumption(slots, types, models, energy, out):  # pragma: no cover - numba
+    """Lumped consumption of a chunk (MODEL.md 6, eq. 24; stage 3).
+
+    Parameters
+    ----------
+    slots, types, models : ndarray of int64, shape (n_tasks,)
+        Arrival slot (within the chunk), type and serving model of each task.
+    energy : ndarray, shape (K, M)
+        Task energy [J].
+    out : ndarray of float64, shape (L,)
+        Overwritten with C_t [J] for the L slots of the chunk.
+    """
+    out[:] = 0.0
+    for j in range(slots.size):
+        out[slots[j]] += energy[types[j], models[j]]
+
+
+@numba.njit(nogil=True, cache=True)
+def distributed_consumption(
+    slots, types, models, profile, service_len, buf
+):  # pragma: no cover - numba
+    """Add the per-slot profiles of a chunk's tasks (MODEL.md 5-6, eq. 25; stage 3).
+
+    Parameters
+    ----------
+    slots, types, models : ndarray of int64, shape (n_tasks,)
+        Dispatch slot (within the chunk), type and serving model of each task.
+    profile : ndarray, shape (K, M, S)
+        Per-slot energy while in service [J].
+    service_len : ndarray of int64, shape (K, M)
+        Number of leading profile slots to spread.
+    buf : ndarray of float64, shape (>= L + S - 1,)
+        Consumption of slot t of the chunk at index t [J]; must already hold the spill-over
+        of earlier chunks. Tasks add to it; entries at L and beyond spill into the next chunk.
+    """
+    for j in range(slots.size):
+        i = types[j]
+        m = models[j]
+        s0 = slots[j]
+        for k in range(service_len[i, m]):
+            buf[s0 + k] += profile[i, m, k]
+
+
+@numba.njit(nogil=True, cache=True)
+def _carry_spill(buf, n_slots, n_carry):  # pragma: no cover - numba
+    """Move the spill-over past ``n_slots`` to the front of ``buf`` and clear the rest."""
+    for k in range(n_carry):
+        buf[k] = buf[n_slots + k]
+    for k in range(n_carry, buf.size):
+        buf[k] = 0.0
+
+
+# --------------------------------------------------------------------------------------
+# Stage 4: the walk (numba)
+# --------------------------------------------------------------------------------------
+
+
+@numba.njit(nogil=True, cache=True)
+def walk_chunk(
+    harvest, consumption, state, t0, checkpoints, next_cp, deficit, battery, injected, shift
+):  # pragma: no cover - numba
+    """Advance the battery through one chunk and sample the checkpoints (MODEL.md 6, Thm. 1).
+
+    For each slot t = t0 + 1, ..., t0 + L, with x_t = R_t - C_t:
+    B_t = B_{t-1} + x_t, running minimum m_t = min(m_{t-1}, B_t) (m_0 = B_0 = 0),
+    floored battery F_t = max(0, F_{t-1} + x_t) with the shortfall added to A_t, and the
+    shifted sums sum(x_t - shift), sum((x_t - shift)^2). At a checkpoint t it records
+    D_t = -m_t, B_t and A_t.
+
+    Parameters
+    ----------
+    harvest, consumption : ndarray of float64, shape (>= L,)
+        R_t and C_t [J] of the chunk's slots; ``harvest.size`` sets L.
+    state : ndarray of float64, shape (6,)
+        Carried state (B, m, F, A, S1, S2) [J, J, J, J, J, J^2], updated in place.
+    t0 : int
+        Slots already processed before this chunk.
+    checkpoints : ndarray of int64
+        Strictly increasing recording slots (global).
+    next_cp : int
+        Index of the first checkpoint not yet recorded.
+    deficit, battery, injected : ndarray of float64, shape (n_checkpoints,)
+        Records of D_t, B_t and A_t [J], written at the checkpoints in this chunk.
+    shift : float
+        Centre of the increment sums [J] (the expected increment keeps them well conditioned).
+
+    Returns
+    -------
+    int
+        Index of the first checkpoint not yet recorded after this chunk.
+    """
+    b = state[0]
+    bmin = state[1]
+    f = state[2]
+    a = state[3]
+    s1 = state[4]
+    s2 = state[5]
+    n_cp = checkpoints.size
+    p = next_cp
+    target = checkpoints[p] - t0 - 1 if p < n_cp else -1
+    for j in range(harvest.size):
+        x = harvest[j] - consumption[j]
+        b += x
+        if b < bmin:
+            bmin = b
+        f += x
+        if f < 0.0:
+            a -= f
+            f = 0.0
+        d = x - shift
+        s1 += d
+        s2 += d * d
+        if j == target:
+            deficit[p] = 0.0 - bmin
+            battery[p] = b
+            injected[p] = a
+            p += 1
+            target = checkpoints[p] - t0 - 1 if p < n_cp else -1
+    state[0] = b
+    state[1] = bmin
+    state[2] = f
+    state[3] = a
+    state[4] = s1
+    state[5] = s2
+    return p
+
+
+# --------------------------------------------------------------------------------------
+# Driver
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """Per-trial records of one simulation (MODEL.md 6-8).
+
+    Attributes
+    ----------
+    consumption : tuple of str
+        Consumption modes, the first axis of the mode-indexed arrays.
+    trials : ndarray of int64, shape (n_trials,)
+        Global trial indices.
+    checkpoints : ndarray of int64, shape (n_checkpoints,)
+        Recording slots t [slot].
+    deficit_J : ndarray, shape (mode, trial, checkpoint)
+        D_t [J].
+    battery_J : ndarray, shape (mode, trial, checkpoint)
+        Unconstrained battery B_t [J].
+    aux_injected_J : ndarray, shape (mode, trial, checkpoint)
+        Cumulative auxiliary injection A_t of the floored battery [J] (equals D_t, Thm. 1).
+    realised_drift_J_per_slot : ndarray, shape (mode, trial)
+        B_T / T at T = last checkpoint [J/slot].
+    increment_var_J2_per_slot : ndarray, shape (mode, trial)
+        Sample variance (ddof=1) of the per-slot increments R_t - C_t up to T [J^2/slot];
+        NaN when T = 1.
+    task_counts : ndarray of int64, shape (trial, K, M)
+        Number of tasks of each type served by each model up to T (arrival slots <= T).
+    routing_error : float
+        epsilon [1].
+    root_seed, scenario_key, chunk_slots : int
+        Reproducibility parameters of the run.
+    """
+
+    consumption: tuple[str, ...]
+    trials: np.ndarray
+    checkpoints: np.ndarray
+    deficit_J: np.ndarray
+    battery_J: np.ndarray
+    aux_injected_J: np.ndarray
+    realised_drift_J_per_slot: np.ndarray
+    increment_var_J2_per_slot: np.ndarray
+    task_counts: np.ndarray
+    routing_error: float
+    root_seed: int
+    scenario_key: int
+    chunk_slots: int
+
+
+def _check_routing_error(routing_error: float) -> None:
+    if not 0.0 <= float(routing_error) <= 1.0:
+        raise ValueError(f"routing_error: must lie in [0, 1], got {routing_error!r}")
+
+
+def _check_checkpoints(checkpoints: Iterable[int]) -> np.ndarray:
+    cps = np.asarray(checkpoints)
+    if cps.ndim != 1 or cps.size == 0 or not np.issubdtype(cps.dtype, np.integer):
+        raise ValueError("checkpoints: expected a non-empty 1-D array of integer slots")
+    cps = cps.astype(np.int64)
+    if cps[0] < 1 or np.any(np.diff(cps) <= 0):
+        raise ValueError("checkpoints: slots must be >= 1 and strictly increasing")
+    return cps
+
+
+def _run_trial(
+    plan: EnginePlan,
+    streams: tuple[np.random.Generator, ...],
+    modes: tuple[str, ...],
+    checkpoints: np.ndarray,
+    chunk_slots: int,
+    shift: float,
+    records: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    state: np.ndarray,
+    task_counts: np.ndarray,
+) -> None:
+    """Simulate one trial chunk by chunk, writing into the given record rows."""
+    horizon = int(checkpoints[-1])
+    n_carry = plan.max_service - 1
+    harvest_buf = np.empty(chunk_slots)
+    lumped_buf = np.empty(chunk_slots)
+    spread_buf = np.zeros(chunk_slots + n_carry)
+    state[:] = 0.0
+    next_cp = np.zeros(len(modes), dtype=np.int64)
+    t0 = 0
+    while t0 < horizon:
+        n_slots = min(chunk_slots, horizon - t0)
+        draws = draw_chunk(streams, plan, n_slots, harvest_buf)
+        types, models = route_myopic(draws, plan)
+        tally_routes(draws, plan, task_counts)
+        for k, mode in enumerate(modes):
+            if mode == "lumped":
+                consumption = lumped_buf[:n_slots]
+                lumped_consumption(draws.slots, types, models, plan.energy, consumption)
+            else:
+                distributed_consumption(
+                    draws.slots, types, models, plan.profile, plan.service_len, spread_buf
+                )
+                consumption = spread_buf
+            deficit, battery, injected = records[k]
+            next_cp[k] = walk_chunk(
+                draws.harvest,
+                consumption,
+                state[k],
+                t0,
+                checkpoints,
+                next_cp[k],
+                deficit,
+                battery,
+                injected,
+                shift,
+            )
+            if mode == "distributed":
+                _carry_spill(spread_buf, n_slots, n_carry)
+        t0 += n_slots
+
+
+def simulate(
+    workload: Workload,
+    *,
+    routing_error: float,
+    checkpoints: Iterable[int],
+    trials: int | Iterable[int],
+    root_seed: int,
+    scenario_key: int,
+    chunk_slots: int = 65536,
+    n_threads: int = 1,
+    consumption: Iterable[str] = CONSUMPTION_MODES,
+) -> SimulationResult:
+    """Simulate independent trials of the slotted battery (MODEL.md 6-8).
+
+    Parameters
+    ----------
+    workload : Workload
+        Tasks, models, arrival rate and harvest.
+    routing_error : float
+        epsilon, misrouting probability of the myopic policy [1] (MODEL.md 8).
+    checkpoints : array_like of int
+        Strictly increasing recording slots [slot]; the last one is the horizon T.
+    trials : int or iterable of int
+        Number of trials (indices 0..n-1) or the global trial indices to run (a shard).
+    root_seed : int
+        Root entropy of the study.
+    scenario_key : int
+        Key of the scenario (see :func:`scenario_key`); the routing error is not part of it.
+    chunk_slots : int, default 65536
+        Slots per chunk [slot]; part of the scenario (paths depend on it deterministically).
+    n_threads : int, default 1
+        Worker threads over trials; results do not depend on it. 0 means ``os.cpu_count()``.
+    consumption : iterable of str, default ("lumped", "distributed")
+        Consumption modes to walk, a subset of :data:`CONSUMPTION_MODES`; both modes
+        share the same randomness.
+
+    Returns
+    -------
+    SimulationResult
+        Per-trial records at the checkpoints and at T.
+    """
+    _check_routing_error(routing_error)
+    cps = _check_checkpoints(checkpoints)
+    modes = tuple(consumption)
+    if not modes or len(set(modes)) != len(modes) or not set(modes) <= set(CONSUMPTION_MODES):
+        raise ValueError(f"consumption: expected distinct modes from {CONSUMPTION_MODES}")
+    if isinstance(trials, int | np.integer):
+        trial_ids = np.arange(int(trials))
+    else:
+        trial_ids = np.asarray(list(trials))
+    trial_ids = trial_ids.astype(np.int64)
+    if trial_ids.ndim != 1 or np.any(trial_ids < 0) or np.unique(trial_ids).size != trial_ids.size:
+        raise ValueError("trials: expected distinct non-negative trial indices")
+    chunk_slots = int(chunk_slots)
+    if chunk_slots < 1:
+        raise ValueError(f"chunk_slots: must be >= 1, got {chunk_slots}")
+    n_threads = int(n_threads) or (os.cpu_count() or 1)
+    if n_threads < 1:
+        raise ValueError(f"n_threads: must be >= 0, got {n_threads}")
+
+    plan = EnginePlan.build(workload, routing_error)
+    mu, _ = drift_volatility(workload, routing_error)
+    shift = mu  # expected increment: centres the sums of x_t and x_t^2
+    n_modes, n_trials, n_cp = len(modes), trial_ids.size, cps.size
+    deficit = np.zeros((n_modes, n_trials, n_cp))
+    battery = np.zeros((n_modes, n_trials, n_cp))
+    injected = np.zeros((n_modes, n_trials, n_cp))
+    states = np.zeros((n_trials, n_modes, _STATE_SIZE))
+    task_counts = np.zeros((n_trials, workload.n_types, workload.n_models), dtype=np.int64)
+
+    def run(pos: int) -> None:
+        records = [(deficit[k, pos], battery[k, pos], injected[k, pos]) for k in range(n_modes)]
+        streams = trial_streams(root_seed, scenario_key, int(trial_ids[pos]))
+        _run_trial(
+            plan, streams, modes, cps, chunk_slots, shift, records, states[pos], task_counts[pos]
+        )
+
+    if n_threads == 1 or n_trials == 1:
+        for pos in range(n_trials):
+            run(pos)
+    else:
+        with ThreadPoolExecutor(max_workers=min(n_threads, n_trials)) as pool:
+            for _ in pool.map(run, range(n_trials)):
+                pass
+
+    horizon = float(cps[-1])
+    sum1 = states[:, :, _STATE_S1].T
+    sum2 = states[:, :, _STATE_S2].T
+    drift = states[:, :, _STATE_B].T / horizon
+    if cps[-1] > 1:
+        inc_var = (sum2 - sum1 * sum1 / horizon) / (horizon - 1.0)
+    else:
+        inc_var = np.full((n_modes, n_trials), np.nan)
+    return SimulationResult(
+        consumption=modes,
+        trials=trial_ids,
+        checkpoints=cps,
+        deficit_J=deficit,
+        battery_J=battery,
+        aux_injected_J=injected,
+        realised_drift_J_per_slot=np.ascontiguousarray(drift),
+        increment_var_J2_per_slot=np.ascontiguousarray(inc_var),
+        task_counts=task_counts,
+        routing_error=float(routing_error),
+        root_seed=int(root_seed),
+        scenario_key=int(scenario_key),
+        chunk_slots=chunk_slots,
+    )

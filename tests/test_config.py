@@ -1,0 +1,127 @@
+"""Configuration validation: every bad value fails early, naming the key and the rule."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from energy_routing import config, grids
+from energy_routing.config import ConfigError
+
+
+def _set(cfg: dict, path: str, value) -> dict:
+    """Return a copy of ``cfg`` with the dotted ``path`` (``a.b[2].c``) set or deleted."""
+    cfg = copy.deepcopy(cfg)
+    node = cfg
+    parts = path.replace("[", ".[").split(".")
+    for part in parts[:-1]:
+        node = node[int(part[1:-1])] if part.startswith("[") else node[part]
+    last = parts[-1]
+    key = int(last[1:-1]) if last.startswith("[") else last
+    if value is _DELETE:
+        del node[key]
+    else:
+        node[key] = value
+    return cfg
+
+
+_DELETE = object()
+
+# (path, value, expected key in the message, expected words)
+BAD = [
+    ("arrival_rate", "fast", "arrival_rate", "type number"),
+    ("arrival_rate", 0, "arrival_rate", "> 0"),
+    ("arrival_rate", -1.0, "arrival_rate", "> 0"),
+    ("arrival_rate", float("nan"), "arrival_rate", "finite"),
+    ("dt_s", float("inf"), "dt_s", "finite"),
+    ("ds3.tolerance", 0.0, "ds3.tolerance", "> 0"),
+    ("ds3.tolerance", 1.0, "ds3.tolerance", "< 1"),
+    ("ds3.skills", 2.5, "ds3.skills", "integer"),
+    ("ds3.tokens_per_attempt", 0, "ds3.tokens_per_attempt", ">= 1"),
+    ("hardware.e_mem", -1e-11, "hardware.e_mem", "> 0"),
+    ("hardware.flops", 1.0, "hardware.flops", "not a known key"),
+    ("colour", "blue", "colour", "not a known key"),
+    ("models", [], "models", "at least 1"),
+    ("models[0].params", "big", "models[0].params", "type number"),
+    ("models[1].name", "1B", "models[1].name", "unique"),
+    ("models[0].name", "a b", "models[0].name", "must match"),
+    ("models[0].n_layers", 0, "models[0].n_layers", ">= 1"),
+    ("tasks", [], "tasks", "at least 1"),
+    ("tasks[3].deadline_s", -5, "tasks[3].deadline_s", "> 0"),
+    ("tasks[2].difficulty", None, "tasks[2].difficulty", "type number"),
+    ("tasks[1].name", "t0", "tasks[1].name", "unique"),
+    ("tasks[0].weight", 0, "tasks[0].weight", "> 0"),
+    ("tasks[0].deadline_s", _DELETE, "tasks[0]", "'deadline_s' is a required property"),
+    ("chinchilla.alpha", 0, "chinchilla.alpha", "> 0"),
+    ("sigmoid_steepness", -5, "sigmoid_steepness", "> 0"),
+    ("harvest.variance_scale", -1, "harvest.variance_scale", ">= 0"),
+    ("fine_grid.difficulty_max", 1.6, "fine_grid.difficulty_max", "greater than"),
+    ("fine_grid.points", 1, "fine_grid.points", ">= 2"),
+    ("figures.formats", ["png", "gif"], "figures.formats[1]", "one of"),
+    ("figures.dpi", 10, "figures.dpi", ">= 50"),
+]
+
+
+@pytest.mark.parametrize(("path", "value", "key", "words"), BAD, ids=[b[0] for b in BAD])
+def test_bad_value_names_key(default_cfg, path, value, key, words):
+    with pytest.raises(ConfigError) as err:
+        config.validate(_set(default_cfg, path, value))
+    msg = str(err.value)
+    assert f"'{key}'" in msg
+    assert words in msg
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "words"),
+    [
+        ("tasks[4].deadline_s", 10.0, "no feasible model"),
+        ("dispatch_latency_s", 60.0, "no feasible model"),
+        ("ds3.max_attempts", 100, "exceed the cap"),
+        ("tasks[0].difficulty", 0.01, "exceed the cap"),
+    ],
+)
+def test_infeasible_scenarios_fail_in_the_grid_check(default_cfg, path, value, words):
+    cfg = config.validate(_set(default_cfg, path, value))
+    with pytest.raises(ConfigError, match=words):
+        grids.task_grid(cfg)
+
+
+def test_defaults_fill_a_minimal_config():
+    cfg = config.validate({"tasks": [{"name": "x", "difficulty": 1.9, "deadline_s": 60}]})
+    assert cfg["hardware"]["bandwidth"] == 5e12
+    assert cfg["models"][0]["n_layers"] == 48
+    assert cfg["tasks"][0]["weight"] == 1.0
+    grids.task_grid(cfg)
+
+
+def test_exponent_strings_are_numbers(tmp_path, default_cfg):
+    text = yaml.safe_dump(default_cfg).replace("10000000000.0", "1e10")
+    assert "1e10" in text
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    assert yaml.safe_load(text)["models"][1]["params"] == "1e10"
+    assert config.load(path)["models"][1]["params"] == 1e10
+
+
+def test_missing_and_broken_files(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        config.load(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("tasks: [\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        config.load(bad)
+
+
+def test_schema_documents_every_key():
+    def walk(node, path):
+        if not isinstance(node, dict):
+            return
+        for key, sub in node.get("properties", {}).items():
+            assert "description" in sub, f"{path}{key} has no description"
+            assert "type" in sub, f"{path}{key} has no type"
+            walk(sub, f"{path}{key}.")
+            walk(sub.get("items", {}), f"{path}{key}[].")
+
+    walk(config.schema(), "")
