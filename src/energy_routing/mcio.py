@@ -14,16 +14,15 @@ shardings of the same trials compare identical. No wall-clock timestamps are sto
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
+from energy_routing.atomic import atomic_output
 from energy_routing.montecarlo import SimulationResult
 
 __all__ = [
@@ -205,21 +204,15 @@ def write_netcdf_atomic(ds: xr.Dataset, path: str | os.PathLike[str]) -> None:
     path : path-like
         Target file.
     """
-    path = Path(path)
     out = ds.drop_encoding()
     out.attrs = {**ds.attrs, CHECKSUM_ATTR: data_sha256(ds)}
-    encoding = {name: {"zlib": True, "complevel": 4, "shuffle": True} for name in out.data_vars}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    encoding = {
+        name: {"zlib": True, "complevel": 4, "shuffle": True}
+        for name, var in out.data_vars.items()
+        if var.dtype.kind in "biuf"
+    }
+    with atomic_output(path) as tmp:
         out.to_netcdf(tmp, mode="w", format="NETCDF4", engine="netcdf4", encoding=encoding)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def open_checked(path: str | os.PathLike[str]) -> xr.Dataset:

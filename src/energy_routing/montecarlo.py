@@ -633,9 +633,11 @@ def distributed_consumption(
     for j in range(slots.size):
         i = types[j]
         m = models[j]
-        s0 = slots[j]
-        for k in range(service_len[i, m]):
-            buf[s0 + k] += profile[i, m, k]
+        n = service_len[i, m]
+        shape = profile[i, m]
+        target = buf[slots[j] : slots[j] + n]  # 1-D views let LLVM vectorise the add
+        for k in range(n):
+            target[k] += shape[k]
 
 
 @numba.njit(nogil=True, cache=True)

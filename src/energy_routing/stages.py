@@ -11,14 +11,8 @@ from pathlib import Path
 
 from energy_routing import figures, grids
 from energy_routing.atomic import atomic_output, write_json
+from energy_routing.mcio import write_netcdf_atomic
 from energy_routing.provenance import provenance
-
-
-def write_netcdf(ds, path) -> None:
-    """Write a dataset with zlib compression on every data variable, atomically."""
-    enc = {v: {"zlib": True, "complevel": 4} for v in ds.data_vars if ds[v].dtype.kind in "biuf"}
-    with atomic_output(path) as tmp:
-        ds.to_netcdf(tmp, encoding=enc, engine="netcdf4")
 
 
 def characterize(cfg: dict, *, models_csv, tasks_csv, grid_nc, fine_nc, part_json) -> None:
@@ -30,8 +24,8 @@ def characterize(cfg: dict, *, models_csv, tasks_csv, grid_nc, fine_nc, part_jso
         grids.model_table(cfg).to_csv(tmp, index=False)
     with atomic_output(tasks_csv) as tmp:
         grids.task_table(grid).to_csv(tmp, index=False)
-    write_netcdf(grid.assign_attrs(attrs), grid_nc)
-    write_netcdf(fine.assign_attrs(attrs), fine_nc)
+    write_netcdf_atomic(grid.assign_attrs(attrs), grid_nc)
+    write_netcdf_atomic(fine.assign_attrs(attrs), fine_nc)
     write_json(grids.grid_summary(grid, cfg), part_json)
 
 
@@ -113,8 +107,11 @@ def mc_shard(
     ds = mcio.result_to_dataset(
         result, routing_error=routing_error, mu=mu, sigma=sigma, attrs=attrs
     )
-    ds = ds.assign_coords(task_type=grid.task.to_numpy(), model=grid.model.to_numpy())
-    mcio.write_netcdf_atomic(ds, out)
+    ds = ds.assign_coords(
+        task_type=("task_type", grid.task.to_numpy(), ds.task_type.attrs),
+        model=("model", grid.model.to_numpy(), ds.model.attrs),
+    )
+    write_netcdf_atomic(ds, out)
 
 
 def mc_merge(shards: list[str], *, out) -> None:
@@ -127,7 +124,7 @@ def mc_merge(shards: list[str], *, out) -> None:
         package_versions_json=json.dumps(package_versions(), sort_keys=True),
         git_revision=git_revision(Path(__file__).parent),
     )
-    mcio.write_netcdf_atomic(ds, out)
+    write_netcdf_atomic(ds, out)
 
 
 def regimes(cfg: dict, *, mc_nc, out_csv, part_json) -> None:

@@ -1,0 +1,200 @@
+"""The Snakemake workflow, run for real on the tiny config in a copy of the repository.
+
+One session-scoped run of the whole pipeline; then Snakemake's dry run shows which jobs a
+change plans: nothing for a no-op, only figures and reports for a figure setting, only the
+affected shards onward for a new routing error or more trials, and the stages that import
+an edited module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import xarray as xr
+import yaml
+
+from energy_routing import mcio
+
+ROOT = Path(__file__).resolve().parents[1]
+IGNORE = shutil.ignore_patterns(
+    ".venv",
+    ".git",
+    "results",
+    ".snakemake",
+    "__pycache__",
+    ".hypothesis",
+    ".pytest_cache",
+    ".ruff_cache",
+    "archive",
+    "*.egg-info",
+)
+
+pytestmark = pytest.mark.slow
+
+
+def snakemake(workdir: Path, *args: str, config: Path | None = None, check=True):
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--cores",
+        "2",
+        "--snakefile",
+        str(workdir / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(config or workdir / ".test" / "config.yaml"),
+        *args,
+    ]
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, env=env, timeout=900)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+def planned(workdir: Path, config: Path | None = None) -> dict[str, int]:
+    """Jobs per rule that a dry run would execute."""
+    out = snakemake(workdir, "-n", "--quiet", "rules", config=config)
+    text = out.stdout + out.stderr
+    if "Nothing to be done" in text:
+        return {}
+    table = text.split("Job stats:")[1].split("total")[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M)}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("repo")
+    shutil.copytree(ROOT, work, ignore=IGNORE, dirs_exist_ok=True)
+    snakemake(work)
+    return work
+
+
+def variant(run: Path, tmp_path: Path, **changes) -> Path:
+    cfg = yaml.safe_load((run / ".test" / "config.yaml").read_text())
+    for dotted, value in changes.items():
+        node = cfg
+        *head, last = dotted.split("__")
+        for key in head:
+            node = node.setdefault(key, {})
+        node[last] = value
+    path = tmp_path / "variant.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_pipeline_outputs(run):
+    res = run / "results"
+    summary = json.loads((res / "summary.json").read_text())
+    assert summary["c_lb_J_per_slot"] > 0 and summary["consumption_var_J2_per_slot"] > 0
+    rows = summary["regimes_fig4"]["rows"]
+    assert {r["routing_error"] for r in rows} == {0.0, 0.2}
+    for key in ("routing_error", "mu", "sigma", "t_star", "transition_detected", "breakpoint_T"):
+        assert key in rows[0]
+    assert len(summary["sweep"]["rows"]) == 3
+    for name in [
+        "fig2_deviation",
+        "fig3_costs",
+        "fig4_growth_fig4",
+        "fig_distribution_fig4",
+        "fig_sweep",
+    ]:
+        assert (res / "figures" / f"{name}.png").stat().st_size > 5000
+    html = (res / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 5
+    assert "C_LB" in (res / "report.md").read_text()
+    with xr.open_dataset(res / "grids" / "tasks.nc") as grid:
+        assert set(grid.dims) == {"task", "model", "slot"}
+        for var in grid.data_vars.values():
+            assert "units" in var.attrs and "long_name" in var.attrs
+    with xr.open_dataset(res / "mc" / "fig4.nc") as ds:
+        assert ds.sizes["trial"] == 8 and ds.sizes["routing_error"] == 2
+        for var in ds.data_vars.values():
+            assert "units" in var.attrs and "long_name" in var.attrs
+        for key in ("config_json", "git_revision", "package_versions_json", "root_seed"):
+            assert key in ds.attrs
+        assert ds.deficit_J.encoding.get("zlib") or ds.deficit_J.encoding.get("compression")
+
+
+def test_shards_verify_and_theorem1_holds(run):
+    for path in sorted((run / "results" / "mc" / "shards").rglob("*.nc")):
+        ds = mcio.open_checked(path)
+        diff = abs(ds.aux_injected_J - ds.deficit_J).max()
+        assert float(diff) <= 1e-9 * max(1.0, float(abs(ds.deficit_J).max()))
+
+
+def test_second_run_plans_nothing(run):
+    assert planned(run) == {}
+
+
+def test_figure_setting_reruns_only_figures(run, tmp_path):
+    jobs = planned(run, variant(run, tmp_path, figures__dpi=72))
+    assert jobs, "a figure setting must rerun the figures"
+    assert set(jobs) <= {
+        "fig_costs",
+        "fig_deviation",
+        "fig_growth",
+        "fig_distribution",
+        "fig_sweep",
+        "report",
+        "all",
+    }
+
+
+def test_new_routing_error_reruns_only_its_shards(run, tmp_path):
+    cfg = variant(
+        run, tmp_path, scenarios__fig4={"provisioning": 1.0, "routing_errors": [0.0, 0.1, 0.2]}
+    )
+    jobs = planned(run, cfg)
+    assert jobs["mc_shard"] == 2  # the new error's two shards, nothing else
+    assert jobs["mc_merge"] == 1
+    assert "characterize" not in jobs and "sweep" not in jobs
+
+
+def test_more_trials_keep_existing_shards(run, tmp_path):
+    jobs = planned(
+        run,
+        variant(
+            run,
+            tmp_path,
+            montecarlo__trials=12,
+            montecarlo__seed=7,
+            montecarlo__trials_per_shard=4,
+            montecarlo__t_max=20000,
+            montecarlo__checkpoints=30,
+            montecarlo__chunk_slots=4096,
+        ),
+    )
+    # One new shard (trials 8-12) per routing error of every scenario: 2 + 3 sweep.
+    assert jobs["mc_shard"] == 5
+    assert "characterize" not in jobs
+
+
+def test_module_edit_reruns_its_users(run):
+    """Snakemake compares checksums as well as times, so the edit must change the text."""
+    module = run / "src" / "energy_routing" / "theory.py"
+    original = module.read_text()
+    try:
+        module.write_text(original + "\n# an edit\n")
+        jobs = planned(run)
+    finally:
+        module.write_text(original)
+    assert {"regimes", "sweep", "fig_deviation", "fig_growth"} <= set(jobs)
+    assert "mc_shard" not in jobs and "characterize" not in jobs
+
+
+def test_bad_config_fails_before_any_job(run, tmp_path):
+    cfg = variant(run, tmp_path, arrival_rate=-1)
+    proc = snakemake(run, "-n", config=cfg, check=False)
+    assert proc.returncode != 0
+    assert "arrival_rate" in proc.stdout + proc.stderr
+    assert "must be > 0" in proc.stdout + proc.stderr
