@@ -10,9 +10,8 @@ Measured in one process on the same workload:
   (Poisson count, Gamma harvest) and one per task (type integer, routing uniform), on one
   thread.
 
-All rates are in slot-trials per second. The workload imitates the defaults of MODEL.md 1-5
-(ten equally likely task types, a 1B and a 10B model, deadlines of 80/40/17 s), computed
-inline so that the benchmark does not depend on the task-grid code.
+All rates are in slot-trials per second. The workload is the one the pipeline builds from
+``config/config.yaml`` (or ``--config``), at the critical point.
 
 Usage: ``python benchmarks/bench_engine.py [--json] [--quick]``.
 """
@@ -21,75 +20,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import time
+from pathlib import Path
 
 import numpy as np
-from scipy.special import betainc
 
-from energy_routing.montecarlo import (
-    Workload,
-    log_checkpoints,
-    policy_moments,
-    scenario_key,
-    simulate,
-)
+from energy_routing import config, grids
+from energy_routing.montecarlo import Workload, log_checkpoints, scenario_key, simulate
 
 ROUTING_ERROR = 0.05
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def default_like_workload() -> Workload:
-    """A workload with the shape of the MODEL.md defaults, at the critical point (mu = 0)."""
-    params = np.array([1e9, 1e10])
-    n_layers, d_attn = 48, 2048
-    e_mem, e_flop, bandwidth, throughput = 1e-11, 1e-12, 5e12, 2e13
-    a = params * (e_mem + 2 * e_flop)
-    b = 2 * n_layers * d_attn * e_flop
-    u = params / bandwidth + 2 * params / throughput
-    v = 2 * n_layers * d_attn / throughput
-    big_gamma = 406.4 * (1 + 0.34 / 0.28)
-    loss = 1.69 + big_gamma * params**-0.34
-    difficulty = np.linspace(1.7, 1.9, 10)
-    deadline = np.full(10, 40.0)
-    deadline[[0, 9]] = 80.0
-    deadline[4] = 17.0
-    skills, omega, tol = 50, 20, 0.1
-
-    def k_star(p: float) -> int:
-        lo, hi = skills, skills
-        while betainc(skills, hi - skills + 1, p) < 1 - tol:
-            lo, hi = hi, 2 * hi
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            lo, hi = (mid, hi) if betainc(skills, mid - skills + 1, p) < 1 - tol else (lo, mid)
-        return hi
-
-    n_types, n_models = difficulty.size, params.size
-    tokens = np.zeros((n_types, n_models))
-    for i, level in enumerate(difficulty):
-        for m in range(n_models):
-            p = 1 / (1 + math.exp(-5 * (level - loss[m])))
-            tokens[i, m] = omega * k_star(p)
-    energy = a * tokens + b * tokens * (tokens - 1) / 2
-    duration = u * tokens + v * tokens * (tokens - 1) / 2
-    feasible = duration <= deadline[:, None]
-    slots = np.ceil(duration).astype(int)
-    profile = np.zeros((n_types, n_models, slots.max()))
-    for i in range(n_types):
-        for m in range(n_models):
-            t = np.arange(slots[i, m] + 1, dtype=float)
-            x = np.minimum((-u[m] + np.sqrt(u[m] ** 2 + 2 * v * t)) / v, tokens[i, m])
-            x[-1] = tokens[i, m]
-            cum = a[m] * x + b * x * (x - 1) / 2
-            cum[0] = 0.0
-            profile[i, m, : slots[i, m]] = np.diff(cum)
-    profile *= (energy / profile.sum(axis=2))[:, :, None]  # exact sums after rounding
-    best = np.where(feasible, energy, np.inf).argmin(axis=1)
-    mix = np.full(n_types, 1 / n_types)
-    draft = Workload(mix, energy, profile, feasible, best, 1.0, 1.0, 0.0)
-    mean, second = policy_moments(draft, 0.0)
-    return Workload(mix, energy, profile, feasible, best, 1.0, mean, second)
+def default_workload(config_path: Path) -> Workload:
+    """The engine input of a config (default: the paper's scenario) at the critical point."""
+    cfg = config.load(config_path)
+    return grids.workload(grids.task_grid(cfg), cfg)
 
 
 def naive_loop(workload: Workload, n_slots: int, seed: int) -> float:
@@ -142,9 +89,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--quick", action="store_true", help="smaller sizes (smoke run)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=ROOT / "config" / "config.yaml",
+        help="config whose workload is simulated (default: the paper's)",
+    )
     args = parser.parse_args()
 
-    workload = default_like_workload()
+    workload = default_workload(args.config)
     threads = os.cpu_count() or 1
     horizon = 200_000 if args.quick else 1_000_000
     trials = 2 * threads

@@ -1,14 +1,17 @@
-"""Shared fixtures: the default config, validated, and its task grid."""
+"""Shared fixtures: the default config and grid, and real Snakemake runs of the tiny config.
+
+Workflow tests run Snakemake on a copy of the repository in a temporary directory, so they
+can edit sources or break files without touching the checkout.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from snakerun import ROOT, copy_repo, run_snakemake
 
 from energy_routing import config, grids
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
@@ -19,3 +22,11 @@ def default_cfg() -> dict:
 @pytest.fixture(scope="session")
 def default_grid(default_cfg):
     return grids.task_grid(default_cfg)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """The whole pipeline on .test/config.yaml, run once per session."""
+    work = copy_repo(tmp_path_factory.mktemp("tiny"))
+    run_snakemake(work)
+    return work

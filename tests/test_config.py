@@ -125,3 +125,31 @@ def test_schema_documents_every_key():
             walk(sub.get("items", {}), f"{path}{key}[].")
 
     walk(config.schema(), "")
+
+
+# The Monte Carlo and analysis sections.
+BAD_MC = [
+    ("montecarlo.t_max", 5, "montecarlo.t_max", "must exceed the first checkpoint"),
+    ("montecarlo.trials", 1, "montecarlo.trials", ">= 2"),
+    ("montecarlo.seed", -1, "montecarlo.seed", ">= 0"),
+    ("montecarlo.chunk_slots", 10, "montecarlo.chunk_slots", ">= 64"),
+    ("montecarlo.checkpoints", 1.5, "montecarlo.checkpoints", "integer"),
+    ("montecarlo.trails", 10, "montecarlo.trails", "not a known key"),
+    ("scenarios", {}, "scenarios", "at least 1 entry"),
+    ("scenarios.fig4.routing_errors", [1.0], "scenarios.fig4.routing_errors[0]", "< 1"),
+    ("scenarios.fig4.routing_errors", [-0.1], "scenarios.fig4.routing_errors[0]", ">= 0"),
+    ("scenarios.fig4.routing_errors", [], "scenarios.fig4.routing_errors", "at least 1"),
+    ("scenarios.fig4.provisioning", 0, "scenarios.fig4.provisioning", "> 0"),
+    ("scenarios.sweep_x", {"routing_errors": [0.0]}, "scenarios.sweep_x", "reserved"),
+    ("sweep.t_max", 3, "sweep.t_max", "must exceed the first checkpoint"),
+    ("regimes.bic_penalty", -1, "regimes.bic_penalty", ">= 0"),
+    ("reserve_quantiles", [1.0], "reserve_quantiles[0]", "< 1"),
+]
+
+
+@pytest.mark.parametrize(("path", "value", "key", "words"), BAD_MC, ids=[b[0] for b in BAD_MC])
+def test_bad_montecarlo_value_names_key(default_cfg, path, value, key, words):
+    with pytest.raises(ConfigError) as err:
+        config.validate(_set(default_cfg, path, value))
+    assert f"'{key}'" in str(err.value)
+    assert words in str(err.value)

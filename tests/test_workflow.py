@@ -9,61 +9,22 @@ an edited module.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import xarray as xr
 import yaml
+from snakerun import run_snakemake
 
 from energy_routing import mcio
-
-ROOT = Path(__file__).resolve().parents[1]
-IGNORE = shutil.ignore_patterns(
-    ".venv",
-    ".git",
-    "results",
-    ".snakemake",
-    "__pycache__",
-    ".hypothesis",
-    ".pytest_cache",
-    ".ruff_cache",
-    "archive",
-    "*.egg-info",
-)
 
 pytestmark = pytest.mark.slow
 
 
-def snakemake(workdir: Path, *args: str, config: Path | None = None, check=True):
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--cores",
-        "2",
-        "--snakefile",
-        str(workdir / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(config or workdir / ".test" / "config.yaml"),
-        *args,
-    ]
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, env=env, timeout=900)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
-    return proc
-
-
 def planned(workdir: Path, config: Path | None = None) -> dict[str, int]:
     """Jobs per rule that a dry run would execute."""
-    out = snakemake(workdir, "-n", "--quiet", "rules", config=config)
+    out = run_snakemake(workdir, "-n", "--quiet", "rules", config=config)
     text = out.stdout + out.stderr
     if "Nothing to be done" in text:
         return {}
@@ -72,11 +33,9 @@ def planned(workdir: Path, config: Path | None = None) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    work = tmp_path_factory.mktemp("repo")
-    shutil.copytree(ROOT, work, ignore=IGNORE, dirs_exist_ok=True)
-    snakemake(work)
-    return work
+def run(tiny_run):
+    """The session's tiny run; these tests only plan (dry runs) or restore what they edit."""
+    return tiny_run
 
 
 def variant(run: Path, tmp_path: Path, **changes) -> Path:
@@ -194,7 +153,7 @@ def test_module_edit_reruns_its_users(run):
 
 def test_bad_config_fails_before_any_job(run, tmp_path):
     cfg = variant(run, tmp_path, arrival_rate=-1)
-    proc = snakemake(run, "-n", config=cfg, check=False)
+    proc = run_snakemake(run, "-n", config=cfg, check=False)
     assert proc.returncode != 0
     assert "arrival_rate" in proc.stdout + proc.stderr
     assert "must be > 0" in proc.stdout + proc.stderr

@@ -19,8 +19,10 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from energy_routing.errors import EnergyRoutingError
 
-class ConfigError(ValueError):
+
+class ConfigError(EnergyRoutingError):
     """A configuration key has a value that is not allowed."""
 
 
@@ -116,6 +118,7 @@ def _explain(err: jsonschema.ValidationError, sch: dict) -> str:
         "exclusiveMinimum": f"must be > {err.validator_value}",
         "exclusiveMaximum": f"must be < {err.validator_value}",
         "minItems": f"must have at least {err.validator_value} item(s)",
+        "minProperties": f"must have at least {err.validator_value} entry(ies)",
         "enum": f"must be one of {err.validator_value}",
         "pattern": f"must match {err.validator_value} (letters, digits, _ . -)",
         "uniqueItems": "must not repeat items",

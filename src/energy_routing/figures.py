@@ -250,7 +250,7 @@ def fig_sweep(datasets: dict[str, xr.Dataset], table: pd.DataFrame, mode: str = 
     """
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [1.25, 1]})
     table = table.sort_values("provisioning")
-    colors = sns.color_palette("coolwarm_r", n_colors=len(table))
+    colors = _regime_colors(table)
     for (_, row), color in zip(table.iterrows(), colors, strict=True):
         ds = datasets[row.scenario]
         sel = ds.sel(routing_error=row.routing_error, consumption=mode)
@@ -293,9 +293,20 @@ def fig_sweep(datasets: dict[str, xr.Dataset], table: pd.DataFrame, mode: str = 
     bx.set_ylabel("Large-T log-log slope of $E[D_T]$ [-]")
     bx.set_title("Three regimes")
     bx.set_ylim(-0.15, 1.15)
-    bx.legend(fontsize="small", loc="center right")
+    bx.legend(fontsize="small", loc="upper right")
     fig.tight_layout()
     return fig
+
+
+def _regime_colors(table: pd.DataFrame) -> list:
+    """Reds for deficits, black at the critical point, blues for surpluses; deeper colours
+    further from rho = 1."""
+    reds = sns.color_palette("Reds", n_colors=int((table.regime == "deficit").sum()) + 2)[2:]
+    blues = sns.color_palette("Blues", n_colors=int((table.regime == "surplus").sum()) + 2)[2:]
+    out, r, b = [], list(reversed(reds)), list(blues)
+    for reg in table.regime:
+        out.append(r.pop(0) if reg == "deficit" else b.pop(0) if reg == "surplus" else "black")
+    return out
 
 
 def fig_distribution(ds: xr.Dataset, mode: str = "lumped"):

@@ -23,6 +23,7 @@ import numpy as np
 import xarray as xr
 
 from energy_routing.atomic import atomic_output
+from energy_routing.errors import EnergyRoutingError
 from energy_routing.montecarlo import SimulationResult
 
 __all__ = [
@@ -41,7 +42,7 @@ CHECKSUM_ATTR = "data_sha256"
 _ENGINE_ATTRS = ("root_seed", "scenario_key", "chunk_slots")
 
 
-class CorruptShardError(ValueError):
+class CorruptShardError(EnergyRoutingError):
     """A NetCDF shard cannot be read, is truncated, or its data fail the checksum."""
 
 

@@ -16,8 +16,8 @@ import pandas as pd
 from energy_routing import config as er_config
 
 #: Seconds per slot-trial on one core, lumped and distributed together, with margin
-#: (measured ~6e-8 s on the reference machine; see README "Speed").
-SLOT_TRIAL_SECONDS = 1.2e-7
+#: (measured ~1.2e-7 s in the default run on the reference machine).
+SLOT_TRIAL_SECONDS = 1.6e-7
 #: Memory of a Python process with numpy, xarray, netCDF4 and numba loaded [MB].
 BASE_MB = 400
 _FLOAT = 8

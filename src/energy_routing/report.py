@@ -86,8 +86,9 @@ def _reading_growth(rows: list[dict]) -> str:
                 f"T ≈ {r['breakpoint_T']:.3g} slots ({ratio:.2g} × T*)"
             )
         else:
+            t_star = "∞" if r["t_star"] is None else f"{r['t_star']:.3g}"
             parts.append(
-                f"ε = {r['routing_error']:g}: no transition detected (T* = {r['t_star']:.3g} slots)"
+                f"ε = {r['routing_error']:g}: no transition detected (T* = {t_star} slots)"
             )
     return (
         "The BIC segmented fit (lumped consumption) finds: " + "; ".join(parts) + ". "

@@ -6,13 +6,32 @@ so every stage can also run (and be tested) without Snakemake.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
 from energy_routing import figures, grids
 from energy_routing.atomic import atomic_output, write_json
+from energy_routing.errors import EnergyRoutingError
 from energy_routing.mcio import write_netcdf_atomic
 from energy_routing.provenance import provenance
+
+
+@contextlib.contextmanager
+def logged(log_path):
+    """Send a stage's stderr to its log; state the pipeline's own errors in one line.
+
+    An :class:`~energy_routing.errors.EnergyRoutingError` (bad config, corrupted shard)
+    or an :class:`OSError` (disk full, unwritable results) ends the stage with
+    ``error: <message>`` as the log's last line and exit status 1; anything else keeps
+    its traceback.
+    """
+    with open(log_path, "w") as log, contextlib.redirect_stderr(log):
+        try:
+            yield
+        except (EnergyRoutingError, OSError) as err:
+            print(f"error: {err}", file=log)
+            raise SystemExit(1) from None
 
 
 def characterize(cfg: dict, *, models_csv, tasks_csv, grid_nc, fine_nc, part_json) -> None:

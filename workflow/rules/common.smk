@@ -2,11 +2,14 @@ import json
 from pathlib import Path
 
 from energy_routing import config as er_config
+from energy_routing import grids as er_grids
 
 # Validate (and fill in defaults) before any job is planned: a bad key fails here,
 # naming the key and what is allowed.
 try:
     CONFIG = er_config.validate(config)
+    # A task no model serves in time, or a budget over the cap, fails here too.
+    er_grids.task_grid(CONFIG)
 except er_config.ConfigError as err:
     raise WorkflowError(f"invalid configuration: {err}") from None
 
@@ -159,3 +162,19 @@ def final_outputs():
     if SWEEP:
         out += figure_files("fig_sweep")
     return out
+
+
+# Everything but the Monte Carlo shards is light: on a cluster it runs where Snakemake runs.
+localrules:
+    all,
+    characterize,
+    mc_merge,
+    regimes,
+    sweep,
+    fig_costs,
+    fig_deviation,
+    fig_growth,
+    fig_distribution,
+    fig_sweep,
+    summary,
+    report,

@@ -21,6 +21,7 @@ rule mc_shard:
     resources:
         mem_mb=shard_mem_mb,
         runtime=shard_runtime_min,
+        cpus_per_task=MC["threads"],
     params:
         cfg=shard_config,
     script:

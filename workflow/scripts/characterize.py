@@ -2,16 +2,16 @@ import json
 import sys
 from pathlib import Path
 
-sys.stderr = open(snakemake.log[0], "w")
 sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))
 
 from energy_routing import stages
 
-stages.characterize(
-    json.loads(snakemake.params.cfg),
-    models_csv=snakemake.output.models,
-    tasks_csv=snakemake.output.tasks,
-    grid_nc=snakemake.output.grid,
-    fine_nc=snakemake.output.fine,
-    part_json=snakemake.output.part,
-)
+with stages.logged(snakemake.log[0]):
+    stages.characterize(
+        json.loads(snakemake.params.cfg),
+        models_csv=snakemake.output.models,
+        tasks_csv=snakemake.output.tasks,
+        grid_nc=snakemake.output.grid,
+        fine_nc=snakemake.output.fine,
+        part_json=snakemake.output.part,
+    )

@@ -2,14 +2,14 @@ import json
 import sys
 from pathlib import Path
 
-sys.stderr = open(snakemake.log[0], "w")
 sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))
 
 from energy_routing import stages
 
-stages.figure_growth(
-    json.loads(snakemake.params.cfg)["figures"],
-    mc_nc=snakemake.input.mc,
-    regimes_csv=snakemake.input.regimes,
-    stem=snakemake.params.stem,
-)
+with stages.logged(snakemake.log[0]):
+    stages.figure_growth(
+        json.loads(snakemake.params.cfg)["figures"],
+        mc_nc=snakemake.input.mc,
+        regimes_csv=snakemake.input.regimes,
+        stem=snakemake.params.stem,
+    )

@@ -2,19 +2,19 @@ import json
 import sys
 from pathlib import Path
 
-sys.stderr = open(snakemake.log[0], "w")
 sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))
 
 from energy_routing import stages
 
-w = snakemake.wildcards
-stages.mc_shard(
-    json.loads(snakemake.params.cfg),
-    grid_nc=snakemake.input.grid,
-    scenario=w.scenario,
-    routing_error=float(w.eps),
-    start=int(w.start),
-    stop=int(w.stop),
-    out=snakemake.output[0],
-    threads=snakemake.threads,
-)
+with stages.logged(snakemake.log[0]):
+    w = snakemake.wildcards
+    stages.mc_shard(
+        json.loads(snakemake.params.cfg),
+        grid_nc=snakemake.input.grid,
+        scenario=w.scenario,
+        routing_error=float(w.eps),
+        start=int(w.start),
+        stop=int(w.stop),
+        out=snakemake.output[0],
+        threads=snakemake.threads,
+    )

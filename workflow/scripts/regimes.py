@@ -2,14 +2,14 @@ import json
 import sys
 from pathlib import Path
 
-sys.stderr = open(snakemake.log[0], "w")
 sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))
 
 from energy_routing import stages
 
-stages.regimes(
-    json.loads(snakemake.params.cfg),
-    mc_nc=snakemake.input.mc,
-    out_csv=snakemake.output.table,
-    part_json=snakemake.output.part,
-)
+with stages.logged(snakemake.log[0]):
+    stages.regimes(
+        json.loads(snakemake.params.cfg),
+        mc_nc=snakemake.input.mc,
+        out_csv=snakemake.output.table,
+        part_json=snakemake.output.part,
+    )

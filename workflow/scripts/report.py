@@ -1,16 +1,16 @@
 import sys
 from pathlib import Path
 
-sys.stderr = open(snakemake.log[0], "w")
 sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))
 
 from energy_routing import stages
 
-stages.report(
-    summary_json=snakemake.input.summary,
-    models_csv=snakemake.input.models,
-    tasks_csv=snakemake.input.tasks,
-    figures=list(snakemake.input.figures),
-    html=snakemake.output.html,
-    md=snakemake.output.md,
-)
+with stages.logged(snakemake.log[0]):
+    stages.report(
+        summary_json=snakemake.input.summary,
+        models_csv=snakemake.input.models,
+        tasks_csv=snakemake.input.tasks,
+        figures=list(snakemake.input.figures),
+        html=snakemake.output.html,
+        md=snakemake.output.md,
+    )

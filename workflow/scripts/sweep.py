@@ -2,15 +2,15 @@ import json
 import sys
 from pathlib import Path
 
-sys.stderr = open(snakemake.log[0], "w")
 sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))
 
 from energy_routing import stages
 
-stages.sweep(
-    json.loads(snakemake.params.cfg),
-    mc_ncs=dict(zip(snakemake.params.names, snakemake.input.mc, strict=True)),
-    out_csv=snakemake.output.table,
-    points_csv=snakemake.output.points,
-    part_json=snakemake.output.part,
-)
+with stages.logged(snakemake.log[0]):
+    stages.sweep(
+        json.loads(snakemake.params.cfg),
+        mc_ncs=dict(zip(snakemake.params.names, snakemake.input.mc, strict=True)),
+        out_csv=snakemake.output.table,
+        points_csv=snakemake.output.points,
+        part_json=snakemake.output.part,
+    )

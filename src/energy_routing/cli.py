@@ -1,0 +1,90 @@
+"""Command line: ``energy-routing {validate,plan,archive,verify}``.
+
+``validate`` checks a config (and that every task has a feasible model) without running
+anything; ``plan`` sizes a run before it is submitted; ``archive`` packs results with their
+provenance and ``verify`` checks an archive against its manifest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from energy_routing import archive, config, grids, plan
+
+
+def _validate(args) -> int:
+    cfg = config.load(args.configfile)
+    grids.task_grid(cfg)
+    n = sum(len(s["routing_errors"]) for s in config.scenarios(cfg).values())
+    print(
+        f"{args.configfile}: valid ({len(cfg['tasks'])} tasks, {len(cfg['models'])} models, "
+        f"{len(config.scenarios(cfg))} scenarios, {n} scenario x routing-error runs)"
+    )
+    return 0
+
+
+def _plan(args) -> int:
+    cfg = config.load(args.configfile)
+    grids.task_grid(cfg)
+    rate = plan.calibrate(cfg) if args.calibrate else plan.SLOT_TRIAL_SECONDS
+    table = plan.plan(cfg, rate)
+    print(
+        f"seconds per slot-trial (one core, both consumption modes): {rate:.3g}"
+        f"{' (measured here)' if args.calibrate else ' (reference machine, with margin)'}"
+    )
+    print(table.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+    print(f"total: {int(table.jobs.sum())} jobs, {table.core_hours.sum():.3g} core-hours")
+    return 0
+
+
+def _archive(args) -> int:
+    out = args.output or archive.default_name(args.name)
+    manifest = archive.create(out, results=args.results, config=args.configfile)
+    print(f"wrote {out} ({len(manifest['files'])} files, git {manifest['git_revision']})")
+    return 0
+
+
+def _verify(args) -> int:
+    manifest = archive.verify(args.archive)
+    print(
+        f"{args.archive}: OK, {len(manifest['files'])} files match the manifest "
+        f"(git {manifest['git_revision']}, created {manifest['created']})"
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="energy-routing", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("validate", help="check a config without running anything")
+    p.add_argument("--configfile", default="config/config.yaml")
+    p.set_defaults(func=_validate)
+    p = sub.add_parser("plan", help="jobs, core-hours and memory per shard for a config")
+    p.add_argument("--configfile", default="config/config.yaml")
+    p.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="measure the engine's throughput here (a few seconds) instead of "
+        "using the reference figure",
+    )
+    p.set_defaults(func=_plan)
+    p = sub.add_parser("archive", help="pack results/ with config and manifest")
+    p.add_argument("--configfile", default="config/config.yaml")
+    p.add_argument("--results", default="results")
+    p.add_argument("--name", default="energy-routing")
+    p.add_argument("--output", help="archive path (default archive/<name>-<date>.tar.gz)")
+    p.set_defaults(func=_archive)
+    p = sub.add_parser("verify", help="check an archive against its manifest")
+    p.add_argument("archive")
+    p.set_defaults(func=_verify)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, OSError) as err:
+        print(f"energy-routing {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
