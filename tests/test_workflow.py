@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ import xarray as xr
 import yaml
 from snakerun import run_snakemake
 
-from energy_routing import mcio
+from energy_routing import archive, mcio
 
 pytestmark = pytest.mark.slow
 
@@ -157,3 +158,21 @@ def test_bad_config_fails_before_any_job(run, tmp_path):
     assert proc.returncode != 0
     assert "arrival_rate" in proc.stdout + proc.stderr
     assert "must be > 0" in proc.stdout + proc.stderr
+
+
+def test_archive_target_and_verify(run):
+    run_snakemake(run, "--", "archive")
+    (path,) = (run / "archive").glob("energy-routing-*.tar.gz")
+    manifest = archive.verify(path)
+    assert "results/summary.json" in manifest["files"]
+    assert "config/config.yaml" in manifest["files"]
+    assert not any(name.startswith("results/logs/") for name in manifest["files"])
+
+
+def test_snakemake_report(run, tmp_path):
+    out = tmp_path / "report.zip"
+    run_snakemake(run, "--report", str(out))
+    with zipfile.ZipFile(out) as z:
+        names = z.namelist()
+    assert any(n.endswith("fig4_growth_fig4.png") for n in names)
+    assert any(n.endswith("fig_sweep.png") for n in names)

@@ -3,6 +3,7 @@ from pathlib import Path
 
 from energy_routing import config as er_config
 from energy_routing import grids as er_grids
+from energy_routing import archive as er_archive
 
 # Validate (and fill in defaults) before any job is planned: a bad key fails here,
 # naming the key and what is allowed.
@@ -47,6 +48,9 @@ def src(*modules):
 
 
 SCENARIOS = er_config.scenarios(CONFIG)
+# `snakemake archive` packs the results with the config file of this run.
+CONFIGFILE = (workflow.overwrite_configfiles or ["config/config.yaml"])[-1]
+ARCHIVE = er_archive.default_name("energy-routing")
 MC = CONFIG["montecarlo"]
 
 

@@ -1,0 +1,14 @@
+rule archive:
+    input:
+        code=src("archive", "provenance", "atomic"),
+        results=final_outputs(),
+    output:
+        ARCHIVE,
+    log:
+        "results/logs/archive.log",
+    conda:
+        "../envs/energy-routing.yaml"
+    params:
+        config=CONFIGFILE,
+    script:
+        "../scripts/archive.py"
