@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CORES ?= all
 SNAKEMAKE_ARGS ?=
 
-.PHONY: run test lint venv clean
+.PHONY: run test lint venv docs bench clean
 
 $(BIN)/snakemake: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,13 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/snakefmt --check Snakefile workflow
 	$(BIN)/snakemake --lint --cores 1
+
+# Refresh the README's figures, tables and speed figures from a run and a benchmark.
+bench: venv
+	$(BIN)/python benchmarks/bench_engine.py --json > benchmarks/latest.json
+
+docs: run
+	$(BIN)/python tools/update_readme.py
 
 clean:
 	rm -rf results .snakemake

@@ -1,6 +1,6 @@
 rule regimes:
     input:
-        code=src("analysis", "regimes", "theory", "stages"),
+        code=src("analysis", "regimes", "theory", "atomic", "stages/analyze"),
         mc="results/mc/{scenario}.nc",
     output:
         table="results/regimes/{scenario}.csv",
@@ -19,7 +19,7 @@ rule regimes:
 
 rule sweep:
     input:
-        code=src("analysis", "regimes", "theory", "stages"),
+        code=src("analysis", "regimes", "theory", "atomic", "stages/analyze"),
         mc=sweep_files(),
     output:
         table="results/regimes/sweep.csv",

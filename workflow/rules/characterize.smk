@@ -1,6 +1,15 @@
 rule characterize:
     input:
-        code=src("grids", "hardware", "capability", "ds3", "config", "stages", "atomic"),
+        code=src(
+            "grids",
+            "hardware",
+            "capability",
+            "ds3",
+            "config",
+            "atomic",
+            "mcio",
+            "stages/characterize",
+        ),
         schema=SRC_DIR / "config.schema.yaml",
     output:
         models="results/tables/models.csv",

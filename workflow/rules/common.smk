@@ -43,8 +43,10 @@ def stage_config(stage):
 
 def src(*modules):
     """Package modules a rule depends on, listed as inputs so that editing one reruns
-    the rule (Snakemake's code trigger sees only the script, not what it imports)."""
-    return [str(SRC_DIR / f"{m}.py") for m in modules]
+    the rule (Snakemake's code trigger sees only the script, not what it imports). The
+    stage harness (logging, errors) is shared by every rule."""
+    names = [*modules, "stages/__init__", "errors"]
+    return [str(SRC_DIR / f"{m}.py") for m in names]
 
 
 SCENARIOS = er_config.scenarios(CONFIG)

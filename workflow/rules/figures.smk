@@ -1,6 +1,6 @@
 rule fig_costs:
     input:
-        code=src("figures", "stages", "atomic"),
+        code=src("figures", "atomic", "stages/plot"),
         grid="results/grids/tasks.nc",
         fine="results/grids/difficulty.nc",
     output:
@@ -24,7 +24,7 @@ rule fig_costs:
 
 rule fig_deviation:
     input:
-        code=src("figures", "theory", "stages", "atomic"),
+        code=src("figures", "theory", "atomic", "stages/plot"),
         points=deviation_points_input(),
     output:
         report(
@@ -47,7 +47,7 @@ rule fig_deviation:
 
 rule fig_growth:
     input:
-        code=src("figures", "theory", "stages", "atomic"),
+        code=src("figures", "theory", "atomic", "stages/plot"),
         mc="results/mc/{scenario}.nc",
         regimes="results/regimes/{scenario}.csv",
     output:
@@ -72,7 +72,7 @@ rule fig_growth:
 
 rule fig_distribution:
     input:
-        code=src("figures", "theory", "stages", "atomic"),
+        code=src("figures", "theory", "atomic", "stages/plot"),
         mc="results/mc/{scenario}.nc",
     output:
         report(
@@ -96,7 +96,7 @@ rule fig_distribution:
 
 rule fig_sweep:
     input:
-        code=src("figures", "theory", "stages", "atomic"),
+        code=src("figures", "theory", "atomic", "stages/plot"),
         mc=sweep_files(),
         table="results/regimes/sweep.csv",
     output:

@@ -7,7 +7,7 @@ wildcard_constraints:
 
 rule mc_shard:
     input:
-        code=src("montecarlo", "mcio", "grids", "stages"),
+        code=src("montecarlo", "mcio", "grids", "atomic", "stages/simulate"),
         grid="results/grids/tasks.nc",
     output:
         "results/mc/shards/{scenario}/eps{eps}/trials{start}-{stop}.nc",
@@ -30,7 +30,7 @@ rule mc_shard:
 
 rule mc_merge:
     input:
-        code=src("mcio", "stages", "provenance"),
+        code=src("mcio", "atomic", "provenance", "stages/simulate"),
         shards=lambda w: shard_files(w.scenario),
     output:
         "results/mc/{scenario}.nc",

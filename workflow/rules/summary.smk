@@ -1,7 +1,7 @@
 rule summary:
     input:
         **summary_parts(),
-        code=src("stages", "atomic"),
+        code=src("atomic", "stages/publish"),
     output:
         "results/summary.json",
     log:
@@ -16,7 +16,7 @@ rule summary:
 
 rule report:
     input:
-        code=src("report", "stages", "atomic"),
+        code=src("report", "atomic", "stages/publish"),
         summary="results/summary.json",
         models="results/tables/models.csv",
         tasks="results/tables/tasks.csv",

@@ -5,9 +5,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))
 
 from energy_routing import stages
+from energy_routing.stages import characterize
 
 with stages.logged(snakemake.log[0]):
-    stages.characterize(
+    characterize.characterize(
         json.loads(snakemake.params.cfg),
         models_csv=snakemake.output.models,
         tasks_csv=snakemake.output.tasks,

@@ -5,10 +5,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))
 
 from energy_routing import stages
+from energy_routing.stages import simulate
 
 with stages.logged(snakemake.log[0]):
     w = snakemake.wildcards
-    stages.mc_shard(
+    simulate.mc_shard(
         json.loads(snakemake.params.cfg),
         grid_nc=snakemake.input.grid,
         scenario=w.scenario,

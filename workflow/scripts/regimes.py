@@ -5,9 +5,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))
 
 from energy_routing import stages
+from energy_routing.stages import analyze
 
 with stages.logged(snakemake.log[0]):
-    stages.regimes(
+    analyze.regimes(
         json.loads(snakemake.params.cfg),
         mc_nc=snakemake.input.mc,
         out_csv=snakemake.output.table,

@@ -4,9 +4,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))
 
 from energy_routing import stages
+from energy_routing.stages import publish
 
 with stages.logged(snakemake.log[0]):
-    stages.report(
+    publish.report(
         summary_json=snakemake.input.summary,
         models_csv=snakemake.input.models,
         tasks_csv=snakemake.input.tasks,

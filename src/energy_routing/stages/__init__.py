@@ -1,0 +1,43 @@
+"""The pipeline's stages: validated config and paths in, files out.
+
+The Snakemake scripts under ``workflow/scripts`` are single calls into these modules, so
+every stage also runs (and is tested) without Snakemake. One module per stage, so that a
+rule depends on (and reruns for) the code of its own stage only:
+
+``characterize``   tables and grids (MODEL.md 1-5)
+``simulate``       Monte Carlo shards and their merge (MODEL.md 6-8)
+``analyze``        regime fits and the provisioning sweep (MODEL.md 7, 9)
+``plot``           figures (MODEL.md 10)
+``publish``        summary.json and the reports
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import xarray as xr
+
+from energy_routing.errors import EnergyRoutingError
+
+
+@contextlib.contextmanager
+def logged(log_path):
+    """Send a stage's stderr to its log; state the pipeline's own errors in one line.
+
+    An :class:`~energy_routing.errors.EnergyRoutingError` (bad config, corrupted shard)
+    or an :class:`OSError` (disk full, unwritable results) ends the stage with
+    ``error: <message>`` as the log's last line and exit status 1; anything else keeps
+    its traceback.
+    """
+    with open(log_path, "w") as log, contextlib.redirect_stderr(log):
+        try:
+            yield
+        except (EnergyRoutingError, OSError) as err:
+            print(f"error: {err}", file=log)
+            raise SystemExit(1) from None
+
+
+def load_dataset(path) -> xr.Dataset:
+    """Open a NetCDF file and load it into memory (the file is closed again)."""
+    with xr.open_dataset(path) as ds:
+        return ds.load()

@@ -1,0 +1,80 @@
+"""Stage 4: regime detection per scenario and the provisioning sweep."""
+
+from __future__ import annotations
+
+import json
+
+from energy_routing import analysis, theory
+from energy_routing.atomic import atomic_output, write_json
+from energy_routing.stages import load_dataset
+
+
+def regimes(cfg: dict, *, mc_nc, out_csv, part_json) -> None:
+    """Stage 4: BIC regime detection per routing error, beside the theory (MODEL.md 9)."""
+
+    ds = load_dataset(mc_nc)
+    r = cfg["regimes"]
+    table = analysis.regime_table(
+        ds,
+        bic_penalty=r["bic_penalty"],
+        min_points=r["min_points"],
+        quantiles=cfg["reserve_quantiles"],
+    )
+    with atomic_output(out_csv) as tmp:
+        table.to_csv(tmp, index=False)
+    keep = [
+        "routing_error",
+        "consumption",
+        "mu",
+        "sigma",
+        "regime",
+        "t_star",
+        "transition_detected",
+        "breakpoint_T",
+        "a",
+        "a_se",
+        "c",
+        "c_se",
+        "bic_pure",
+        "bic_segmented",
+        "mean_D_Tmax_J",
+        "sem_D_Tmax_J",
+        "closed_form_D_Tmax_J",
+        "ks_distance",
+    ]
+    keep += [c for c in table.columns if c.startswith("reserve_")]
+    write_json(
+        {
+            "scenario": ds.attrs.get("scenario"),
+            "t_max": float(ds.time[-1]),
+            "trials": int(ds.sizes["trial"]),
+            "rows": _records(table[keep]),
+        },
+        part_json,
+    )
+
+
+def _records(df) -> list[dict]:
+    """Rows as JSON-ready dicts (NaN -> None)."""
+    return json.loads(df.to_json(orient="records"))
+
+
+def sweep(cfg: dict, *, mc_ncs: dict[str, str], out_csv, points_csv, part_json) -> None:
+    """Stage 4b: Theorem 2's three regimes from the provisioning sweep, and Fig. 2's points."""
+
+    datasets = {name: load_dataset(path) for name, path in mc_ncs.items()}
+    table = analysis.sweep_table(datasets, slope_from_T=cfg["regimes"]["slope_from_T"])
+    points = analysis.deviation_points(datasets)
+    with atomic_output(out_csv) as tmp:
+        table.to_csv(tmp, index=False)
+    with atomic_output(points_csv) as tmp:
+        points.to_csv(tmp, index=False)
+    inside = (points["g"] - theory.deviation_g(points["r"])).abs() <= 2 * points["g_sem"]
+    write_json(
+        {
+            "rows": _records(table),
+            "deviation_points": len(points),
+            "deviation_points_within_2se": float(inside.mean()) if len(points) else None,
+        },
+        part_json,
+    )

@@ -1,0 +1,40 @@
+"""Stage 5: summary.json from the stages' JSON parts, and the reports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from energy_routing import report as rep
+from energy_routing.atomic import atomic_output, write_json
+
+
+def summary(parts: dict[str, str], out) -> None:
+    """Merge the stages' JSON parts into ``summary.json`` (the grid part at top level)."""
+    merged: dict = {}
+    for key, path in parts.items():
+        data = json.loads(Path(path).read_text())
+        if key == "grid":
+            merged.update(data)
+        else:
+            merged[key] = data
+    write_json(merged, out)
+
+
+def report(*, summary_json, models_csv, tasks_csv, figures: list[str], html, md) -> None:
+    """Stage 5: the Markdown report and its self-contained HTML twin."""
+
+    root = Path(md).parent
+    text = rep.build_markdown(
+        json.loads(Path(summary_json).read_text()),
+        pd.read_csv(models_csv),
+        pd.read_csv(tasks_csv),
+        figures,
+        root,
+    )
+    with atomic_output(md) as tmp:
+        tmp.write_text(text)
+    with atomic_output(html) as tmp:
+        tmp.write_text(rep.to_html(text, root))
