@@ -13,6 +13,8 @@ import xarray as xr
 
 from energy_routing import regimes, theory
 
+#: Start of the large-T slope window, in crossover times T* (see :func:`slope_window`).
+SLOPE_WINDOW_T_STAR = 300.0
 #: The exponent of E[D_T] in T that Theorem 2 predicts for each regime.
 PREDICTED_EXPONENT = {"deficit": 1.0, "critical": 0.5, "surplus": 0.0}
 
@@ -124,12 +126,18 @@ def bootstrap_slope(
 
 
 def slope_window(T: np.ndarray, mu: float, sigma: float, slope_from_T: float | None) -> float:
-    """Where the large-T slope is read: ``slope_from_T`` when set, else from ten crossover
-    times T* on (where drift dominates fluctuation) but at least the upper half of log T,
-    keeping at least five checkpoints."""
+    """Where the large-T slope is read [slots]: ``slope_from_T`` when set; else the upper
+    half of log T, moved on to ``SLOPE_WINDOW_T_STAR`` crossover times when the drift is
+    not zero, keeping at least five checkpoints.
+
+    In a deficit E[D_T] ~ |mu| T + sigma^2 / (2 |mu|): the offset is (pi / 4) T* / T of the
+    linear term, so the log-log slope is within 0.3% of its limit 1 only past ~300 T*.
+    """
     if slope_from_T is not None:
         return float(slope_from_T)
-    start = max(np.sqrt(T[0] * T[-1]), 10 * float(theory.crossover_time(mu, sigma)))
+    start = np.sqrt(T[0] * T[-1])
+    if mu != 0:
+        start = max(start, SLOPE_WINDOW_T_STAR * float(theory.crossover_time(mu, sigma)))
     return float(min(start, T[-5]))
 
 

@@ -30,9 +30,12 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _members(results: Path, config: Path, skip: tuple[str, ...]) -> dict[str, Path]:
+def _members(
+    results: Path, config: Path, skip: tuple[str, ...], only: list | None
+) -> dict[str, Path]:
     files = {f"config/{config.name}": config}
-    for path in sorted(results.rglob("*")):
+    paths = sorted(results.rglob("*")) if only is None else sorted(map(Path, only))
+    for path in paths:
         rel = path.relative_to(results)
         if path.is_file() and not path.name.startswith(".") and rel.parts[0] not in skip:
             files[f"results/{rel.as_posix()}"] = path

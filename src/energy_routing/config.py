@@ -200,8 +200,8 @@ def scenarios(cfg: dict) -> dict[str, dict]:
 
     The named ``scenarios`` run to ``montecarlo.t_max``; an active ``sweep`` adds one
     scenario per provisioning ratio, named ``sweep_rho<rho>`` (e.g. ``sweep_rho1.05``),
-    each with the sweep's routing error and horizon. Values: ``provisioning``,
-    ``routing_errors`` and ``t_max``.
+    each with the sweep's routing error, horizon and trials. Values: ``provisioning``,
+    ``routing_errors``, ``t_max`` and ``trials``.
 
     Examples
     --------
@@ -214,6 +214,7 @@ def scenarios(cfg: dict) -> dict[str, dict]:
             "provisioning": float(sc["provisioning"]),
             "routing_errors": [float(e) for e in sc["routing_errors"]],
             "t_max": int(cfg["montecarlo"]["t_max"]),
+            "trials": int(cfg["montecarlo"]["trials"]),
         }
         for name, sc in cfg["scenarios"].items()
     }
@@ -224,5 +225,6 @@ def scenarios(cfg: dict) -> dict[str, dict]:
                 "provisioning": float(rho),
                 "routing_errors": [float(sweep["routing_error"])],
                 "t_max": int(sweep["t_max"]),
+                "trials": int(sweep["trials"]),
             }
     return out

@@ -49,12 +49,11 @@ def plan(cfg: dict, seconds_per_slot_trial: float = SLOT_TRIAL_SECONDS) -> pd.Da
     """Jobs per rule with their expected core-hours and memory for a validated config."""
     mc = cfg["montecarlo"]
     scen = er_config.scenarios(cfg)
-    n_shards = math.ceil(mc["trials"] / mc["trials_per_shard"])
-    per = min(mc["trials"], mc["trials_per_shard"])
     rows = [{"rule": "characterize", "jobs": 1, "core_hours": 0.0, "mem_mb_per_job": BASE_MB}]
     for name, sc in scen.items():
-        jobs = n_shards * len(sc["routing_errors"])
-        seconds = mc["trials"] * sc["t_max"] * seconds_per_slot_trial * len(sc["routing_errors"])
+        per = min(sc["trials"], mc["trials_per_shard"])
+        jobs = math.ceil(sc["trials"] / per) * len(sc["routing_errors"])
+        seconds = sc["trials"] * sc["t_max"] * seconds_per_slot_trial * len(sc["routing_errors"])
         rows.append(
             {
                 "rule": f"mc_shard[{name}]",

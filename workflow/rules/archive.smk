@@ -1,7 +1,7 @@
 rule archive:
     input:
         code=src("archive", "provenance", "atomic"),
-        results=final_outputs(),
+        results=archived_outputs(),
     output:
         ARCHIVE,
     log:

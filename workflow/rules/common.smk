@@ -61,9 +61,9 @@ def eps_label(eps):
     return f"{float(eps):g}"
 
 
-def shard_ranges():
-    """Trial ranges ``(start, stop)`` of the shards; the same for every scenario."""
-    n, per = MC["trials"], MC["trials_per_shard"]
+def shard_ranges(scenario):
+    """Trial ranges ``(start, stop)`` of a scenario's shards."""
+    n, per = SCENARIOS[scenario]["trials"], MC["trials_per_shard"]
     return [(s, min(s + per, n)) for s in range(0, n, per)]
 
 
@@ -71,7 +71,7 @@ def shard_files(scenario):
     return [
         f"results/mc/shards/{scenario}/eps{eps_label(e)}/trials{a}-{b}.nc"
         for e in SCENARIOS[scenario]["routing_errors"]
-        for a, b in shard_ranges()
+        for a, b in shard_ranges(scenario)
     ]
 
 
@@ -113,7 +113,7 @@ def merge_mem_mb(wildcards):
     from energy_routing.plan import merge_memory_mb
 
     sc = SCENARIOS[wildcards.scenario]
-    return merge_memory_mb(MC["trials"], len(sc["routing_errors"]), MC["checkpoints"])
+    return merge_memory_mb(sc["trials"], len(sc["routing_errors"]), MC["checkpoints"])
 
 
 SRC_DIR = Path(workflow.basedir) / "src" / "energy_routing"
@@ -149,6 +149,19 @@ def summary_parts():
     if SWEEP:
         parts["sweep"] = "results/parts/sweep.json"
     return parts
+
+
+def archived_outputs():
+    """What `snakemake archive` packs: the final outputs and the data behind them."""
+    data = [
+        "results/grids/tasks.nc",
+        "results/grids/difficulty.nc",
+        *[f"results/mc/{name}.nc" for name in SCENARIOS],
+        *[f"results/regimes/{name}.csv" for name in NAMED],
+    ]
+    if SWEEP:
+        data += ["results/regimes/sweep.csv", "results/regimes/deviation_points.csv"]
+    return final_outputs() + [f for f in data if f not in final_outputs()]
 
 
 def final_outputs():
