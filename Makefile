@@ -31,6 +31,7 @@ lint: venv
 # Refresh the README's figures, tables and speed figures from a run and a benchmark.
 bench: venv
 	$(BIN)/python benchmarks/bench_engine.py --json > benchmarks/latest.json
+	$(BIN)/python benchmarks/bench_engine.py --memory > benchmarks/memory.json
 
 docs: run
 	$(BIN)/python tools/update_readme.py

@@ -13,7 +13,8 @@ Measured in one process on the same workload:
 All rates are in slot-trials per second. The workload is the one the pipeline builds from
 ``config/config.yaml`` (or ``--config``), at the critical point.
 
-Usage: ``python benchmarks/bench_engine.py [--json] [--quick]``.
+Usage: ``python benchmarks/bench_engine.py [--json] [--quick] [--memory]``; ``--memory``
+measures instead the peak memory of 1,000 trials x 1e6 slots in one process.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import time
 from pathlib import Path
 
@@ -85,6 +87,35 @@ def best_time(func, repeats: int) -> float:
     return min(times)
 
 
+def peak_memory(workload: Workload, trials: int, horizon: int, threads: int) -> dict:
+    """Peak resident memory of one process running ``trials`` x ``horizon`` [MB].
+
+    Everything else (imports, JIT) is measured first, so the increment is the engine's own
+    memory: O(trials x checkpoints), independent of the horizon.
+    """
+    checkpoints = log_checkpoints(10, horizon, 120)
+    kwargs = dict(
+        routing_error=ROUTING_ERROR,
+        checkpoints=checkpoints,
+        root_seed=1,
+        scenario_key=scenario_key("memory"),
+        n_threads=threads,
+    )
+    simulate(workload, trials=threads, **kwargs)  # JIT and thread pool first
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    start = time.perf_counter()
+    simulate(workload, trials=trials, **kwargs)
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "trials": trials,
+        "horizon_slots": horizon,
+        "seconds": seconds,
+        "rss_before_mb": before,
+        "rss_peak_mb": peak,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -95,9 +126,17 @@ def main() -> None:
         default=ROOT / "config" / "config.yaml",
         help="config whose workload is simulated (default: the paper's)",
     )
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="only measure peak memory of 1,000 trials x 1e6 slots (~1 min)",
+    )
     args = parser.parse_args()
 
     workload = default_workload(args.config)
+    if args.memory:
+        print(json.dumps(peak_memory(workload, 1000, 1_000_000, os.cpu_count() or 1), indent=2))
+        return
     threads = os.cpu_count() or 1
     horizon = 200_000 if args.quick else 1_000_000
     trials = 2 * threads

@@ -113,3 +113,12 @@ def test_cli_validate_and_plan(capsys, tmp_path):
     bad.write_text("tasks: []\n")
     assert cli.main(["validate", "--configfile", str(bad)]) == 2
     assert "'tasks' must have at least 1 item" in capsys.readouterr().err
+
+
+def test_archive_only_listed_files(results, tmp_path):
+    res, cfg = results
+    (res / "stale.csv").write_text("left by an earlier config")
+    manifest = archive.create(
+        tmp_path / "a.tar.gz", results=res, config=cfg, only=[res / "summary.json"]
+    )
+    assert set(manifest["files"]) == {"config/config.yaml", "results/summary.json"}

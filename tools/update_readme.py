@@ -83,6 +83,18 @@ def speed_block(bench: Path) -> str:
             f"{m['ratio_vs_rng_floor']:.2f}x | {m['speedup_vs_naive']:.0f}x |"
         )
     lines += ["", f"Distributed / lumped throughput: {b['distributed_vs_lumped']:.2f}."]
+    memory = bench.with_name("memory.json")
+    if memory.exists():
+        m = json.loads(memory.read_text())
+        lines += [
+            "",
+            f"Memory (`--memory`): {m['trials']:,} trials of T = {m['horizon_slots']:.0e}"
+            f" slots, both consumption modes, ran in {m['seconds']:.0f} s with a peak "
+            f"resident size of {m['rss_peak_mb']:.0f} MB, of which "
+            f"{m['rss_peak_mb'] - m['rss_before_mb']:.0f} MB is the simulation itself "
+            f"(the rest, {m['rss_before_mb']:.0f} MB, is numpy, numba, scipy and xarray "
+            "loaded).",
+        ]
     return "\n".join(lines)
 
 

@@ -48,13 +48,16 @@ def create(
     results: str | Path,
     config: str | Path,
     skip: tuple[str, ...] = ("logs", "benchmarks"),
+    only: list | None = None,
 ) -> dict:
     """Pack ``results`` and ``config`` with a manifest into the tar.gz ``out`` (atomically).
 
+    ``only`` restricts the archive to those files under ``results`` (the Snakemake target
+    passes the outputs of the current run, so files left by earlier configs stay out).
     Returns the manifest. Members are stored in sorted order with fixed ownership and
     modes, so the archive's content list is reproducible.
     """
-    files = _members(Path(results), Path(config), skip)
+    files = _members(Path(results), Path(config), skip, only)
     payload = {name: path.read_bytes() for name, path in files.items()}
     manifest = {
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
