@@ -13,6 +13,8 @@ import xarray as xr
 
 from energy_routing import regimes, theory
 
+#: Start of the regime fit, in longest service lengths (see :func:`fit_window`).
+FIT_FROM_SERVICES = 10
 #: Start of the large-T slope window, in crossover times T* (see :func:`slope_window`).
 SLOPE_WINDOW_T_STAR = 300.0
 #: The exponent of E[D_T] in T that Theorem 2 predicts for each regime.
@@ -30,23 +32,41 @@ def _curve(ds: xr.Dataset, eps: float, mode: str):
     )
 
 
+def fit_window(fit_from_T: float | None, service_slots: int) -> float:
+    """First checkpoint of the regime fit [slots]: ``fit_from_T`` when set, else
+    ``FIT_FROM_SERVICES`` times the longest service. Before that the walk is not yet
+    diffusive: with distributed consumption a task's energy is still arriving, and the
+    per-slot jumps are not yet small against the spread of B_t."""
+    return float(fit_from_T if fit_from_T is not None else FIT_FROM_SERVICES * service_slots)
+
+
 def regime_table(
-    ds: xr.Dataset, *, bic_penalty: float, min_points: int, quantiles=(0.5, 0.9, 0.99)
+    ds: xr.Dataset,
+    *,
+    bic_penalty: float,
+    min_points: int,
+    fit_from_T: float = 0.0,
+    quantiles=(0.5, 0.9, 0.99),
 ) -> pd.DataFrame:
     """Regime detection per routing error and consumption mode, beside the theory.
 
     One row per (routing_error, consumption): the analytic drift ``mu`` [J/slot] and
     volatility ``sigma`` [J/slot^0.5], the crossover ``t_star`` [slots], the BIC fit of
-    :func:`energy_routing.regimes.fit_regime`, the mean deficit at T_max with its standard
-    error next to the closed form, and for each ``q`` the empirical reserve (the q-quantile
-    of D_Tmax over trials) next to :func:`energy_routing.theory.deficit_quantile` [J].
+    :func:`energy_routing.regimes.fit_regime` over the checkpoints ``T >= fit_from_T``
+    [slots], the mean deficit at T_max with its standard error next to the closed form,
+    the Kolmogorov-Smirnov distance of D_Tmax to the closed form, and for each ``q`` the
+    empirical reserve (the q-quantile of D_Tmax over trials) next to
+    :func:`energy_routing.theory.deficit_quantile` [J].
     """
     rows = []
     t_max = float(ds.time[-1])
     for eps in ds.routing_error.to_numpy():
         for mode in ds.consumption.to_numpy():
             T, y, se, mu, sigma = _curve(ds, eps, mode)
-            fit = regimes.fit_regime(T, y, se, bic_penalty=bic_penalty, min_points=min_points)
+            k = T >= fit_from_T
+            fit = regimes.fit_regime(
+                T[k], y[k], se[k], bic_penalty=bic_penalty, min_points=min_points
+            )
             final = ds.deficit_J.sel(routing_error=eps, consumption=mode).isel(time=-1)
             row = {
                 "routing_error": float(eps),
@@ -55,7 +75,8 @@ def regime_table(
                 "sigma": sigma,
                 "regime": theory.regime(mu),
                 "t_star": float(theory.crossover_time(mu, sigma)),
-                **{k: v for k, v in fit.as_dict().items()},
+                **fit.as_dict(),
+                "fit_from_T": float(T[k][0]),
                 "t_max": t_max,
                 "mean_D_Tmax_J": float(y[-1]),
                 "sem_D_Tmax_J": float(se[-1]),

@@ -2,6 +2,7 @@ rule regimes:
     input:
         code=src("analysis", "regimes", "theory", "atomic", "stages/analyze"),
         mc="results/mc/{scenario}.nc",
+        grid="results/grids/tasks.nc",
     output:
         table="results/regimes/{scenario}.csv",
         part="results/parts/regimes_{scenario}.json",

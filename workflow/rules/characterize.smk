@@ -5,12 +5,10 @@ rule characterize:
             "hardware",
             "capability",
             "ds3",
-            "config",
             "atomic",
             "mcio",
             "stages/characterize",
         ),
-        schema=SRC_DIR / "config.schema.yaml",
     output:
         models="results/tables/models.csv",
         tasks="results/tables/tasks.csv",

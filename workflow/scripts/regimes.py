@@ -11,6 +11,7 @@ with stages.logged(snakemake.log[0]):
     analyze.regimes(
         json.loads(snakemake.params.cfg),
         mc_nc=snakemake.input.mc,
+        grid_nc=snakemake.input.grid,
         out_csv=snakemake.output.table,
         part_json=snakemake.output.part,
     )

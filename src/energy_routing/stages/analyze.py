@@ -9,15 +9,16 @@ from energy_routing.atomic import atomic_output, write_json
 from energy_routing.stages import load_dataset
 
 
-def regimes(cfg: dict, *, mc_nc, out_csv, part_json) -> None:
+def regimes(cfg: dict, *, mc_nc, grid_nc, out_csv, part_json) -> None:
     """Stage 4: BIC regime detection per routing error, beside the theory (MODEL.md 9)."""
-
     ds = load_dataset(mc_nc)
     r = cfg["regimes"]
+    service = int(load_dataset(grid_nc).service_slots.max())
     table = analysis.regime_table(
         ds,
         bic_penalty=r["bic_penalty"],
         min_points=r["min_points"],
+        fit_from_T=analysis.fit_window(r["fit_from_T"], service),
         quantiles=cfg["reserve_quantiles"],
     )
     with atomic_output(out_csv) as tmp:
@@ -31,6 +32,7 @@ def regimes(cfg: dict, *, mc_nc, out_csv, part_json) -> None:
         "t_star",
         "transition_detected",
         "breakpoint_T",
+        "fit_from_T",
         "a",
         "a_se",
         "c",
