@@ -298,29 +298,20 @@ def fit_regime(T, y, se=None, bic_penalty: float = 2.0, min_points: int = 3) -> 
         bic_penalty=kappa,
         weighted=w is not None,
     )
-    if best is None:
-        return RegimeFit(
-            transition_detected=False,
-            breakpoint_T=nan,
-            a=pure_a,
-            a_se=pure_a_se,
-            c=nan,
-            c_se=nan,
-            bic_segmented=nan,
-            best_candidate_T=nan,
-            **common,
-        )
-    bic_seg, tau, res = best
-    if bic_seg < bic_pure:
+    bic_seg, tau, res = best if best is not None else (nan, nan, None)
+    if res is not None and bic_seg < bic_pure:
+        coef = {
+            "a": float(res.params[0]),
+            "a_se": float(res.bse[0]),
+            "c": float(res.params[1]),
+            "c_se": float(res.bse[1]),
+        }
         return RegimeFit(
             transition_detected=True,
             breakpoint_T=tau,
-            a=float(res.params[0]),
-            a_se=float(res.bse[0]),
-            c=float(res.params[1]),
-            c_se=float(res.bse[1]),
             bic_segmented=bic_seg,
             best_candidate_T=tau,
+            **coef,
             **common,
         )
     return RegimeFit(
