@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -113,6 +114,8 @@ def test_unwritable_results_fail_clearly_and_recover(tmp_path, tiny_run, options
         for log in results.rglob("*.log"):
             text += log.read_text()
         assert words in text
+        # The message names the file or folder it could not write.
+        assert re.search(rf"(cannot write|{words}:) 'results/", text)
         _finished_outputs_are_whole(results)
         subprocess.run(["mount", "-o", "remount,rw,size=64m", str(results)], check=True)
         run_snakemake(work, "--", MERGED)

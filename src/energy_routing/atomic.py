@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,9 +46,23 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
         with open(tmp, "rb") as handle:  # the data reach the disk before the rename
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        reason = f"{err.strerror or err}{_low_space(path.parent)}"
+        raise OSError(err.errno, f"cannot write {str(path)!r}: {reason}") from err
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _low_space(folder: Path) -> str:
+    """A note on free space when the device is nearly full: some writers (HDF5) report a
+    full disk as another error, such as 'Permission denied'."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return ""
+    return f" (the device has only {free / 2**20:.2f} MiB free)" if free < 64 * 2**20 else ""
 
 
 def write_json(obj, path: str | os.PathLike) -> None:

@@ -14,6 +14,7 @@ rule depends on (and reruns for) the code of its own stage only:
 from __future__ import annotations
 
 import contextlib
+import sys
 
 import xarray as xr
 
@@ -33,7 +34,10 @@ def logged(log_path):
         try:
             yield
         except (EnergyRoutingError, OSError) as err:
-            print(f"error: {err}", file=log)
+            # Also on the job's own stderr: with a full disk the log may not take it.
+            for stream in (log, sys.__stderr__):
+                with contextlib.suppress(OSError):
+                    print(f"error: {err}", file=stream, flush=True)
             raise SystemExit(1) from None
 
 
