@@ -288,17 +288,23 @@ def _check_no_overlap(pieces: list[tuple[Path, xr.Dataset]], eps: float) -> None
             owner[trial] = path
 
 
-def _concat_trials(pieces: list[tuple[Path, xr.Dataset]]) -> xr.Dataset:
-    """Concatenate one routing error's shards along ``trial``, sorted by trial."""
-    combined = xr.concat(
-        [ds for _, ds in pieces],
-        dim="trial",
+def _strict_concat(datasets: list[xr.Dataset], dim: str) -> xr.Dataset:
+    """Concatenate along ``dim``; every other variable and coordinate must agree exactly
+    (raises ValueError otherwise), so shards of different runs cannot be mixed silently."""
+    return xr.concat(
+        datasets,
+        dim=dim,
         data_vars="minimal",
         coords="minimal",
         compat="equals",
         join="exact",
         combine_attrs="override",
     )
+
+
+def _concat_trials(pieces: list[tuple[Path, xr.Dataset]]) -> xr.Dataset:
+    """Concatenate one routing error's shards along ``trial``, sorted by trial."""
+    combined = _strict_concat([ds for _, ds in pieces], "trial")
     return combined.isel(trial=np.argsort(combined["trial"].values, kind="stable"))
 
 
@@ -389,15 +395,7 @@ def merge_shards(paths: Iterable[str | os.PathLike[str]]) -> xr.Dataset:
         per_eps.append(ds)
 
     try:
-        merged = xr.concat(
-            per_eps,
-            dim="routing_error",
-            data_vars="minimal",
-            coords="minimal",
-            compat="equals",
-            join="exact",
-            combine_attrs="override",
-        )
+        merged = _strict_concat(per_eps, "routing_error")
     except ValueError as exc:
         raise ValueError(f"merge_shards: shards disagree across routing errors: {exc}") from exc
     merged.attrs = dict(shards[0][1].attrs)
