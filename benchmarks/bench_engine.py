@@ -1,4 +1,4 @@
-"""Throughput of the Monte Carlo engine against two baselines (MODEL.md 6-8).
+"""Throughput of the Monte Carlo engine against two baselines (docs/model.md §6-8).
 
 Measured in one process on the same workload:
 

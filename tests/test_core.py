@@ -1,4 +1,4 @@
-"""Model characterization, capability and DS3 budgets (MODEL.md 1-3)."""
+"""Model characterization, capability and DS3 budgets (docs/model.md §1-3)."""
 
 from __future__ import annotations
 

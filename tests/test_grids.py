@@ -1,4 +1,4 @@
-"""Per-task grids, feasibility and profiles on the default scenario (MODEL.md 4-5, 10)."""
+"""Per-task grids, feasibility and profiles on the default scenario (docs/model.md §4-5, 10)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def test_service_slots_cover_latency(default_grid):
 
 
 def test_paper_figure3_claims(default_cfg, default_grid):
-    """MODEL.md 10: at l = 1.7 10B is cheaper and faster, at 1.9 1B is; a band between."""
+    """docs/model.md §10: at l = 1.7 10B is cheaper and faster, at 1.9 1B is; a band between."""
     g = default_grid
     e, t = g.energy_J, g.latency_s
     first, last = g.task.values[0], g.task.values[-1]

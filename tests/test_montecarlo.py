@@ -1,4 +1,4 @@
-"""Tests of the Monte Carlo engine (MODEL.md 6-8): theorems on every path, moments,
+"""Tests of the Monte Carlo engine (docs/model.md §6-8): theorems on every path, moments,
 routing, reproducibility, memory, and the numerical kernels."""
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def workload() -> Workload:
 
     Type 0 has three feasible models, type 1 two, type 2 one; services last 1-4 slots.
     The harvest mean is lambda E[e_LB] (mu = 0 at epsilon = 0) and its variance
-    lambda E[e_LB^2] (the defaults of MODEL.md 6).
+    lambda E[e_LB^2] (the defaults of docs/model.md §6).
     """
     energy = np.array([[1.0, 2.0, 3.5], [2.5, 1.5, 4.0], [3.0, 5.0, 6.0]])
     lengths = np.array([[1, 2, 4], [3, 2, 1], [4, 3, 2]])
@@ -129,7 +129,7 @@ def test_log_checkpoints_properties(t_min, span, n):
 
 
 # --------------------------------------------------------------------------------------
-# Theorems on every path (MODEL.md 6)
+# Theorems on every path (docs/model.md §6)
 # --------------------------------------------------------------------------------------
 
 
@@ -169,7 +169,7 @@ def test_deterministic_harvest_path(workload):
 
 
 # --------------------------------------------------------------------------------------
-# Moments (Lemma 2) and the critical regime (MODEL.md 7)
+# Moments (Lemma 2) and the critical regime (docs/model.md §7)
 # --------------------------------------------------------------------------------------
 
 
@@ -203,7 +203,7 @@ def test_drift_and_variance_match_lemma2(workload):
 
 
 def test_critical_mean_deficit_matches_sqrt_law(workload):
-    """At mu = 0, mean D_T ~ sigma sqrt(2T / pi) (MODEL.md 7).
+    """At mu = 0, mean D_T ~ sigma sqrt(2T / pi) (docs/model.md §7).
 
     The bound is 4 standard errors (std / sqrt(n) across trials) on both sides, plus a
     one-sided allowance below: the maximum of a discrete walk undershoots the Brownian one
@@ -231,7 +231,7 @@ def test_critical_mean_deficit_matches_sqrt_law(workload):
 
 
 # --------------------------------------------------------------------------------------
-# Routing (MODEL.md 8)
+# Routing (docs/model.md §8)
 # --------------------------------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""Tests for energy_routing.regimes (MODEL.md 9): BIC regime detection and log-log slopes."""
+"""Tests for energy_routing.regimes (docs/model.md §9): BIC regime detection and log-log slopes."""
 
 import json
 import math
@@ -26,7 +26,7 @@ def segmented(T, a, c, tau):
 
 
 def mean_deficit(T, mu, sigma):
-    """E[D_T] of the drifted Brownian model for mu < 0 (MODEL.md 7), test-only reference."""
+    """E[D_T] of the drifted Brownian model for mu < 0 (docs/model.md §7), test-only reference."""
     nu = -mu
     r = nu * np.sqrt(T) / sigma
     return (
@@ -84,7 +84,7 @@ def test_ols_when_se_missing_or_has_zeros():
 
 
 def test_breakpoints_move_earlier_as_drift_grows():
-    """Deficit curves of MODEL.md 7 with growing |mu|: the crossover T* = 2 sigma^2 / (pi mu^2)
+    """Deficit curves of docs/model.md §7 with growing |mu|: the crossover T* = 2 sigma^2 / (pi mu^2)
     moves earlier, and so must the detected breakpoint."""
     sigma = 1.0
     breakpoints, crossovers = [], []

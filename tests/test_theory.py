@@ -1,4 +1,4 @@
-"""Tests of the closed forms for the deficit D_T (MODEL.md 7)."""
+"""Tests of the closed forms for the deficit D_T (docs/model.md §7)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ TS = [1.0, 100.0, 1e4]
 
 
 def naive_expected_deficit(mu, sigma, T):
-    """MODEL.md 7 written out literally (valid only away from mu = 0 and extremes)."""
+    """docs/model.md §7 written out literally (valid only away from mu = 0 and extremes)."""
     nu = -mu
     a = nu * math.sqrt(T) / sigma
     phi = math.exp(-0.5 * a * a) / math.sqrt(2 * math.pi)
@@ -69,7 +69,7 @@ def test_expected_deficit_matches_literal_formula(mu, T):
 
 @pytest.mark.parametrize("r", [-30.0, -9.0, -6.0, -4.5, -2.0, -0.7, 0.7, 2.0, 4.5, 6.0, 9.0, 30.0])
 def test_deviation_matches_literal_formula(r):
-    # Moderate |r| where MODEL.md 7 can be evaluated as written; T = 1, sigma = 1.
+    # Moderate |r| where docs/model.md §7 can be evaluated as written; T = 1, sigma = 1.
     literal = (naive_expected_deficit(r, 1.0, 1.0) - max(0.0, -r)) / math.sqrt(2 / math.pi)
     assert th.deviation_g(r) == pytest.approx(literal, rel=1e-12 * (1 + r * r))
 

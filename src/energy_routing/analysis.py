@@ -212,7 +212,7 @@ def sweep_table(
 def deviation_points(
     datasets: dict[str, xr.Dataset], *, mode="lumped", r_max=4.0, per_scenario=25
 ) -> pd.DataFrame:
-    """Monte Carlo estimates of Fig. 2's deviation g(r) (MODEL.md 7).
+    """Monte Carlo estimates of Fig. 2's deviation g(r) (docs/model.md §7).
 
     Every checkpoint T of every scenario gives a point r = mu sqrt(T) / sigma,
     g = (mean D_T - max(0, -mu T)) / (sigma sqrt(2T/pi)) with its standard error; points

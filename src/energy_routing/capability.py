@@ -1,4 +1,4 @@
-"""Capability of a model from training-compute scaling (MODEL.md 2).
+"""Capability of a model from training-compute scaling (docs/model.md §2).
 
 The Chinchilla fit ``L(N, D) = E + A / N^alpha + B / D^beta`` restricted to the
 compute-optimal frontier, where the two reducible terms stand in the ratio
@@ -17,7 +17,7 @@ from scipy.special import expit
 
 @dataclass(frozen=True)
 class Chinchilla:
-    """The five constants of the Chinchilla loss fit (MODEL.md 2) [-]."""
+    """The five constants of the Chinchilla loss fit (docs/model.md §2) [-]."""
 
     E: float = 1.69
     A: float = 406.4
@@ -28,7 +28,7 @@ class Chinchilla:
 
 @dataclass(frozen=True)
 class FrontierLaw:
-    """``L(N) = L_irr + Gamma N^-gamma`` on the compute-optimal frontier (MODEL.md 2).
+    """``L(N) = L_irr + Gamma N^-gamma`` on the compute-optimal frontier (docs/model.md §2).
 
     Attributes
     ----------
@@ -50,7 +50,7 @@ class FrontierLaw:
 
 
 def frontier_law(c: Chinchilla) -> FrontierLaw:
-    """Derive the frontier law from the Chinchilla constants (MODEL.md 2).
+    """Derive the frontier law from the Chinchilla constants (docs/model.md §2).
 
     On the frontier ``B / D^beta = (alpha / beta) A / N^alpha``, so
     ``L_irr = E``, ``gamma = alpha`` and ``Gamma = A (1 + alpha / beta)``.
@@ -65,7 +65,7 @@ def frontier_law(c: Chinchilla) -> FrontierLaw:
 
 
 def skill_probability(difficulty, loss, steepness: float):
-    """Success probability of one skill attempt, p_m(l) [-] (MODEL.md 2).
+    """Success probability of one skill attempt, p_m(l) [-] (docs/model.md §2).
 
     ``p = 1 / (1 + exp(-b_s (l - L)))`` with difficulty ``l`` and model loss ``L``
     [nats/token] and steepness ``b_s`` [token/nats]; broadcasts over its arguments.

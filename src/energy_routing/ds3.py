@@ -1,4 +1,4 @@
-"""Directed Stochastic Skill Search with chain of thought (MODEL.md 3, paper eq. 42-44).
+"""Directed Stochastic Skill Search with chain of thought (docs/model.md §3, paper eq. 42-44).
 
 A task needs ``skills`` sequential skills; each attempt spends ``tokens_per_attempt``
 tokens and succeeds independently with probability ``p``. With ``k`` attempts the task
@@ -55,7 +55,7 @@ def failure_probability(k, p, skills: int):
 def min_attempts(p, skills: int, tolerance: float, max_attempts: int, labels=None):
     """Smallest number of attempts ``k* >= skills`` that succeeds w.p. ``>= 1 - tolerance``.
 
-    MODEL.md 3, paper eq. 42. The failure probability is decreasing in ``k``, so ``k*``
+    docs/model.md §3, paper eq. 42. The failure probability is decreasing in ``k``, so ``k*``
     is bracketed by doubling and then found by bisection on the integers, for every
     element of ``p`` at once: ``O(log k*)`` evaluations, exact for ``p`` from 1e-4 to
     ``1 - 1e-12``.

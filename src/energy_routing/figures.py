@@ -1,4 +1,4 @@
-"""Figures of the paper and beyond, drawn with seaborn (MODEL.md 10).
+"""Figures of the paper and beyond, drawn with seaborn (docs/model.md §10).
 
 Each ``fig_*`` function takes data (datasets or frames, never paths) and returns a
 matplotlib Figure; :func:`save` writes it in every configured format, atomically.

@@ -1,4 +1,4 @@
-"""Per-task grids: budgets, energy, latency, feasibility and per-slot profiles (MODEL.md 1-5).
+"""Per-task grids: budgets, energy, latency, feasibility and per-slot profiles (docs/model.md §1-5).
 
 :func:`task_costs` is the one place where a difficulty and a model become a minimum token
 budget, an energy and a latency. :func:`task_grid` adds the deadlines, the feasible set,
@@ -56,7 +56,7 @@ def hardware(cfg: dict) -> Hardware:
 
 
 def model_table(cfg: dict) -> pd.DataFrame:
-    """One row per model: size, per-token coefficients and loss (MODEL.md 1-2).
+    """One row per model: size, per-token coefficients and loss (docs/model.md §1-2).
 
     Columns carry their units in the name: ``a_J_per_token``, ``b_J_per_token2``,
     ``u_s_per_token``, ``v_s_per_token2``, ``loss_nats_per_token``.
@@ -83,7 +83,7 @@ def model_table(cfg: dict) -> pd.DataFrame:
 
 
 def task_costs(difficulty, cfg: dict, labels=None) -> xr.Dataset:
-    """Minimum budgets, energy and latency for each difficulty and model (MODEL.md 1-3).
+    """Minimum budgets, energy and latency for each difficulty and model (docs/model.md §1-3).
 
     Parameters
     ----------
@@ -141,7 +141,7 @@ def task_costs(difficulty, cfg: dict, labels=None) -> xr.Dataset:
 
 
 def energy_profiles(tokens, slots, u, v, a, b, dt: float, n_slots: int) -> np.ndarray:
-    """Per-slot energy while in service, zero after the service ends [J] (MODEL.md 5, eq. 43).
+    """Per-slot energy while in service, zero after the service ends [J] (docs/model.md §5, eq. 43).
 
     Slot ``j = 1..s`` draws ``E(x(j dt)) - E(x((j-1) dt))`` with ``x`` the continuous
     inverse of the time function, clipped at the budget ``n*``. The continuous time
@@ -177,7 +177,7 @@ def energy_profiles(tokens, slots, u, v, a, b, dt: float, n_slots: int) -> np.nd
 
 
 def task_grid(cfg: dict) -> xr.Dataset:
-    """The per-task grid of a validated config (MODEL.md 4-5, eq. 19-23, 43).
+    """The per-task grid of a validated config (docs/model.md §4-5, eq. 19-23, 43).
 
     Dimensions ``task``, ``model`` and ``slot`` (1-based slot of service). Besides the
     costs of :func:`task_costs`: ``deadline_s``, ``mix``, ``service_slots``, ``feasible``,
@@ -248,7 +248,7 @@ def task_grid(cfg: dict) -> xr.Dataset:
 
 
 def harvest_parameters(grid: xr.Dataset, cfg: dict, provisioning: float = 1.0) -> dict:
-    """Mean and variance of the Gamma harvest per slot (MODEL.md 6).
+    """Mean and variance of the Gamma harvest per slot (docs/model.md §6).
 
     ``R_bar = rho C_LB`` [J/slot] and ``sigma_R^2 = variance_scale lambda E[e_LB^2]``
     [J^2/slot]; ``shape = R_bar^2 / sigma_R^2`` and ``scale = sigma_R^2 / R_bar`` [J].
@@ -265,7 +265,7 @@ def harvest_parameters(grid: xr.Dataset, cfg: dict, provisioning: float = 1.0) -
 
 
 def workload(grid: xr.Dataset, cfg: dict, provisioning: float = 1.0):
-    """The Monte Carlo engine's input for one provisioning ratio (MODEL.md 6, 8).
+    """The Monte Carlo engine's input for one provisioning ratio (docs/model.md §6, 8).
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Per-token energy and time of a hosted model on the shared hardware (MODEL.md 1).
+"""Per-token energy and time of a hosted model on the shared hardware (docs/model.md §1).
 
 Decoding one token with ``c`` tokens already in the KV cache streams every parameter once,
 runs the ``2 N`` FLOPs of the dense layers and attends over the cache:
@@ -18,7 +18,7 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Hardware:
-    """Hardware constants shared by every model (MODEL.md 1).
+    """Hardware constants shared by every model (docs/model.md §1).
 
     Attributes
     ----------
@@ -40,7 +40,7 @@ class Hardware:
 
 @dataclass(frozen=True)
 class TokenCoefficients:
-    """Linear per-token cost coefficients of one model (MODEL.md 1).
+    """Linear per-token cost coefficients of one model (docs/model.md §1).
 
     Attributes
     ----------
@@ -63,7 +63,7 @@ class TokenCoefficients:
 def token_coefficients(
     params: float, n_layers: int, d_attn: int, hw: Hardware
 ) -> TokenCoefficients:
-    """Per-token energy and time coefficients of a model (MODEL.md 1).
+    """Per-token energy and time coefficients of a model (docs/model.md §1).
 
     Parameters
     ----------
@@ -98,7 +98,7 @@ def token_coefficients(
 
 
 def total_energy(n, a, b):
-    """Energy of generating ``n`` tokens from an empty cache, E_m(n) [J] (MODEL.md 1).
+    """Energy of generating ``n`` tokens from an empty cache, E_m(n) [J] (docs/model.md §1).
 
     ``E(n) = a n + b n (n - 1) / 2`` with ``a`` [J/token] and ``b`` [J/token^2];
     ``n`` [tokens] may be any non-negative array.
@@ -108,7 +108,7 @@ def total_energy(n, a, b):
 
 
 def total_time(n, u, v):
-    """Time of generating ``n`` tokens from an empty cache, T_m(n) [s] (MODEL.md 1).
+    """Time of generating ``n`` tokens from an empty cache, T_m(n) [s] (docs/model.md §1).
 
     ``T(n) = u n + v n (n - 1) / 2`` with ``u`` [s/token] and ``v`` [s/token^2].
     """
@@ -117,7 +117,7 @@ def total_time(n, u, v):
 
 
 def tokens_by_time(t, u, v):
-    """Continuous inverse of the time function, x(t) [tokens] (MODEL.md 1, 5).
+    """Continuous inverse of the time function, x(t) [tokens] (docs/model.md §1, 5).
 
     Solves ``u x + v x^2 / 2 = t`` for ``x >= 0``; ``t`` [s]. Written in the form
     ``2 t / (u + sqrt(u^2 + 2 v t))``, which does not cancel when ``v t << u^2``.

@@ -1,4 +1,4 @@
-"""Monte Carlo results as labelled datasets, NetCDF shards and their merge (MODEL.md 6-9).
+"""Monte Carlo results as labelled datasets, NetCDF shards and their merge (docs/model.md §6-9).
 
 The data path is: :func:`energy_routing.montecarlo.simulate` -> :func:`result_to_dataset`
 -> :func:`write_netcdf_atomic` (one shard per routing error and trial range) ->
@@ -58,7 +58,7 @@ def result_to_dataset(
     sigma: float,
     attrs: Mapping[str, object],
 ) -> xr.Dataset:
-    """Label one simulation's records as a dataset (MODEL.md 6-8).
+    """Label one simulation's records as a dataset (docs/model.md §6-8).
 
     Parameters
     ----------
@@ -309,7 +309,7 @@ def _concat_trials(pieces: list[tuple[Path, xr.Dataset]]) -> xr.Dataset:
 
 
 def _deficit_summary(deficit: xr.DataArray) -> dict[str, xr.DataArray]:
-    """Mean, std (ddof=1) and standard error of D_t across trials (MODEL.md 9-10)."""
+    """Mean, std (ddof=1) and standard error of D_t across trials (docs/model.md §9-10)."""
     values = np.ascontiguousarray(deficit.transpose(..., "trial", "time").values)
     axis = values.ndim - 2
     n = values.shape[axis]

@@ -1,7 +1,7 @@
-"""Streaming Monte Carlo engine for the battery deficit (MODEL.md 6-8).
+"""Streaming Monte Carlo engine for the battery deficit (docs/model.md §6-8).
 
-One trial is one sample path of the slotted system of MODEL.md 6: Poisson task arrivals,
-task types drawn from the mix, i.i.d. Gamma harvest, and a routing policy (MODEL.md 8) that
+One trial is one sample path of the slotted system of docs/model.md §6: Poisson task arrivals,
+task types drawn from the mix, i.i.d. Gamma harvest, and a routing policy (docs/model.md §8) that
 turns each task into an energy demand. From the same randomness the engine builds two
 consumption series, *lumped* (a task's whole energy in its arrival slot, eq. 24) and
 *distributed* (its per-slot profile from its dispatch slot on, eq. 25), and walks each of
@@ -23,7 +23,7 @@ Each chunk of a trial goes through four separable stages:
 1. :func:`draw_chunk` -- all randomness of the chunk (arrivals, slots, routing uniforms or
    counts, harvest). It does not depend on the policy except through the routing draws,
    which come from their own stream.
-2. :func:`route_myopic` -- the policy: a model for every task (MODEL.md 8).
+2. :func:`route_myopic` -- the policy: a model for every task (docs/model.md §8).
 3. :func:`lumped_consumption` / :func:`distributed_consumption` -- per-slot energy.
 4. :func:`walk_chunk` -- battery, running minimum, floored battery, injections and
    checkpoint sampling, fused in one numba loop.
@@ -86,7 +86,7 @@ __all__ = [
     "walk_chunk",
 ]
 
-#: Consumption modes, in the order the engine stores them (MODEL.md 6, eq. 24-25).
+#: Consumption modes, in the order the engine stores them (docs/model.md §6, eq. 24-25).
 CONSUMPTION_MODES: tuple[str, ...] = ("lumped", "distributed")
 
 # Indices of the per-trial child streams (the last element of the SeedSequence spawn key).
@@ -108,7 +108,7 @@ _STATE_SIZE = 6
 
 @dataclass(frozen=True)
 class Workload:
-    """Everything the engine needs about tasks, models and supply (MODEL.md 4-6).
+    """Everything the engine needs about tasks, models and supply (docs/model.md §4-6).
 
     Parameters
     ----------
@@ -118,9 +118,9 @@ class Workload:
         Total energy of a task of type i served by model m [J].
     profile_J : ndarray, shape (K, M, S)
         Per-slot energy while in service [J], zero-padded after the service length; sums
-        over the last axis to ``energy_J`` (to rounding) (MODEL.md 5).
+        over the last axis to ``energy_J`` (to rounding) (docs/model.md §5).
     feasible : ndarray of bool, shape (K, M)
-        Whether model m meets task i's deadline when dispatched at arrival (MODEL.md 4).
+        Whether model m meets task i's deadline when dispatched at arrival (docs/model.md §4).
     best_model : ndarray of int, shape (K,)
         m*(i), the feasible model of minimum energy (eq. 20-22).
     arrival_rate : float
@@ -226,7 +226,7 @@ class Workload:
 
 
 # --------------------------------------------------------------------------------------
-# Analytic moments (MODEL.md 7-8)
+# Analytic moments (docs/model.md §7-8)
 # --------------------------------------------------------------------------------------
 
 
@@ -246,7 +246,7 @@ def _route_probabilities(workload: Workload, routing_error: float) -> np.ndarray
 
 
 def policy_moments(workload: Workload, routing_error: float) -> tuple[float, float]:
-    """Mean and second moment of the per-task energy under the routed policy (MODEL.md 8).
+    """Mean and second moment of the per-task energy under the routed policy (docs/model.md §8).
 
     A task of type i goes to m*(i) with probability 1 - epsilon and to each of its other
     feasible models with probability epsilon / (number of them); a type with a single
@@ -284,7 +284,7 @@ def policy_moments(workload: Workload, routing_error: float) -> tuple[float, flo
 
 
 def drift_volatility(workload: Workload, routing_error: float) -> tuple[float, float]:
-    """Drift and volatility of the battery per slot (MODEL.md 7, Lemma 2).
+    """Drift and volatility of the battery per slot (docs/model.md §7, Lemma 2).
 
     mu = R_bar - lambda E[e] and sigma^2 = sigma_R^2 + lambda E[e^2] (compound Poisson).
 
@@ -314,7 +314,7 @@ def drift_volatility(workload: Workload, routing_error: float) -> tuple[float, f
 
 
 def log_checkpoints(t_min: int, t_max: int, n: int) -> np.ndarray:
-    """Log-spaced recording slots between ``t_min`` and ``t_max`` (MODEL.md 9).
+    """Log-spaced recording slots between ``t_min`` and ``t_max`` (docs/model.md §9).
 
     Parameters
     ----------
@@ -399,7 +399,7 @@ class EnginePlan:
     Built by :meth:`EnginePlan.build` from a :class:`Workload` and the routing error:
     arrival rate per type [1/slot], energies and profiles [J], service lengths [slot],
     the alternative feasible models of each type, and the Gamma shape and scale [J] of the
-    harvest (MODEL.md 5-6, 8).
+    harvest (docs/model.md §5-6, 8).
     """
 
     mix_rate: np.ndarray  # (K,) lambda * mix_i [1/slot]
@@ -480,7 +480,7 @@ def draw_chunk(
     n_slots: int,
     harvest_out: np.ndarray,
 ) -> ChunkDraws:
-    """Draw the randomness of one chunk of ``n_slots`` slots (MODEL.md 6, 8; stage 1).
+    """Draw the randomness of one chunk of ``n_slots`` slots (docs/model.md §6, 8; stage 1).
 
     Parameters
     ----------
@@ -530,7 +530,7 @@ def draw_chunk(
 
 
 def route_myopic(draws: ChunkDraws, plan: EnginePlan) -> tuple[np.ndarray, np.ndarray]:
-    """Myopic routing with routing error: a model for every task (MODEL.md 8; stage 2).
+    """Myopic routing with routing error: a model for every task (docs/model.md §8; stage 2).
 
     Each task is dispatched in its arrival slot to m*(i), except the misrouted ones, which
     go to the alternative feasible model chosen in ``draws.alternative_pick``.
@@ -564,7 +564,7 @@ def route_myopic(draws: ChunkDraws, plan: EnginePlan) -> tuple[np.ndarray, np.nd
 
 
 def tally_routes(draws: ChunkDraws, plan: EnginePlan, task_counts: np.ndarray) -> None:
-    """Add the chunk's tasks per (type, serving model) to ``task_counts`` (MODEL.md 8).
+    """Add the chunk's tasks per (type, serving model) to ``task_counts`` (docs/model.md §8).
 
     Counted from the per-type draws, without a pass over the tasks: N_i - M_i tasks of
     type i went to m*(i), and the misrouted ones to the alternatives they picked.
@@ -596,7 +596,7 @@ def tally_routes(draws: ChunkDraws, plan: EnginePlan, task_counts: np.ndarray) -
 
 @numba.njit(nogil=True, cache=True)
 def lumped_consumption(slots, types, models, energy, out):  # pragma: no cover - numba
-    """Lumped consumption of a chunk (MODEL.md 6, eq. 24; stage 3).
+    """Lumped consumption of a chunk (docs/model.md §6, eq. 24; stage 3).
 
     Parameters
     ----------
@@ -616,7 +616,7 @@ def lumped_consumption(slots, types, models, energy, out):  # pragma: no cover -
 def distributed_consumption(
     slots, types, models, profile, service_len, buf
 ):  # pragma: no cover - numba
-    """Add the per-slot profiles of a chunk's tasks (MODEL.md 5-6, eq. 25; stage 3).
+    """Add the per-slot profiles of a chunk's tasks (docs/model.md §5-6, eq. 25; stage 3).
 
     Parameters
     ----------
@@ -658,7 +658,7 @@ def _carry_spill(buf, n_slots, n_carry):  # pragma: no cover - numba
 def walk_chunk(
     harvest, consumption, state, t0, checkpoints, next_cp, deficit, battery, injected, shift
 ):  # pragma: no cover - numba
-    """Advance the battery through one chunk and sample the checkpoints (MODEL.md 6, Thm. 1).
+    """Advance the battery through one chunk and sample the checkpoints (docs/model.md §6, Thm. 1).
 
     For each slot t = t0 + 1, ..., t0 + L, with x_t = R_t - C_t:
     B_t = B_{t-1} + x_t, running minimum m_t = min(m_{t-1}, B_t) (m_0 = B_0 = 0),
@@ -731,7 +731,7 @@ def walk_chunk(
 
 @dataclass(frozen=True)
 class SimulationResult:
-    """Per-trial records of one simulation (MODEL.md 6-8).
+    """Per-trial records of one simulation (docs/model.md §6-8).
 
     Attributes
     ----------
@@ -854,14 +854,14 @@ def simulate(
     n_threads: int = 1,
     consumption: Iterable[str] = CONSUMPTION_MODES,
 ) -> SimulationResult:
-    """Simulate independent trials of the slotted battery (MODEL.md 6-8).
+    """Simulate independent trials of the slotted battery (docs/model.md §6-8).
 
     Parameters
     ----------
     workload : Workload
         Tasks, models, arrival rate and harvest.
     routing_error : float
-        epsilon, misrouting probability of the myopic policy [1] (MODEL.md 8).
+        epsilon, misrouting probability of the myopic policy [1] (docs/model.md §8).
     checkpoints : array_like of int
         Strictly increasing recording slots [slot]; the last one is the horizon T.
     trials : int or iterable of int

@@ -1,13 +1,13 @@
-"""Regime detection on Monte Carlo deficit curves (MODEL.md 9).
+"""Regime detection on Monte Carlo deficit curves (docs/model.md §9).
 
 The input is one curve y(T) = mean D_T [J], the Monte Carlo mean of the auxiliary-energy
-deficit over trials, sampled at log-spaced checkpoints T [slots]. Theorem 2 (MODEL.md 7)
+deficit over trials, sampled at log-spaced checkpoints T [slots]. Theorem 2 (docs/model.md §7)
 predicts three shapes: linear growth under a persistent deficit (mu < 0), square-root growth
 at criticality (mu = 0) and saturation under a persistent surplus (mu > 0). Two tools live
 here:
 
 ``fit_regime``     BIC choice between a pure square root and a continuous
-                   square-root-then-linear model with a breakpoint tau (MODEL.md 9).
+                   square-root-then-linear model with a breakpoint tau (docs/model.md §9).
 ``loglog_slope``   slope of log y against log T on the tail of the curve, to check the
                    exponents 1, 1/2 and 0 of Theorem 2.
 
@@ -99,7 +99,7 @@ def _fit_linear(exog: np.ndarray, y: np.ndarray, weights: np.ndarray | None):
 
 
 def _bic(rss: float, rss_floor: float, n: int, k: int, kappa: float) -> float:
-    """BIC = n ln(RSS / n) + kappa k ln(n) (MODEL.md 9)."""
+    """BIC = n ln(RSS / n) + kappa k ln(n) (docs/model.md §9)."""
     rss = max(rss, rss_floor)
     return n * math.log(rss / n) + kappa * k * math.log(n)
 
@@ -245,7 +245,7 @@ def fit_regime(T, y, se=None, bic_penalty: float = 2.0, min_points: int = 3) -> 
 
     References
     ----------
-    ``shared/spec/MODEL.md`` section 9 (regime detection); section 7 (Theorem 2) for the
+    ``docs/model.md`` section 9 (regime detection); section 7 (Theorem 2) for the
     regimes.
 
     Examples
@@ -408,7 +408,7 @@ def loglog_slope(T, y, se=None, t_from: float | None = None, alpha: float = 0.05
 
     References
     ----------
-    ``shared/spec/MODEL.md`` section 9 (regime detection) and section 7 (Theorem 2).
+    ``docs/model.md`` section 9 (regime detection) and section 7 (Theorem 2).
 
     Examples
     --------

@@ -1,20 +1,20 @@
-"""Closed forms for the auxiliary-energy deficit D_T (MODEL.md 7; paper Lemma 3, Thm. 2).
+"""Closed forms for the auxiliary-energy deficit D_T (docs/model.md §7; paper Lemma 3, Thm. 2).
 
 The battery is approximated by a Brownian motion with drift, ``B_t ~ mu t + sigma W_t``,
 with drift ``mu`` [J/slot] and volatility ``sigma`` [J/sqrt(slot)]. The deficit up to the
-horizon ``T`` [slots] is ``D_T = max(0, -min_{0 <= t <= T} B_t)`` [J] (MODEL.md 6).
+horizon ``T`` [slots] is ``D_T = max(0, -min_{0 <= t <= T} B_t)`` [J] (docs/model.md §6).
 
 Everything below is written in two dimensionless numbers,
 
 * ``x = d / (sigma sqrt(T))``, the deficit level in units of the diffusion scale, and
 * ``r = mu sqrt(T) / sigma``, the drift over the horizon against the fluctuations
-  (``a = -r`` in MODEL.md 7),
+  (``a = -r`` in docs/model.md §7),
 
 so that ``P(D_T >= d) = Phi(-x - r) + exp(-2 r x) Phi(r - x)`` and
 ``E[D_T] = max(0, -mu T) + sigma sqrt(2 T / pi) g(r)`` with ``g`` the deviation of
 Fig. 2 (:func:`deviation_g`).
 
-Numerical notes (each formula in MODEL.md 7 has a trap):
+Numerical notes (each formula in docs/model.md §7 has a trap):
 
 * ``exp(-2 r x) Phi(r - x)`` is rewritten as ``exp(-(x + r)^2 / 2) erfcx((x - r) / sqrt 2) / 2``
   when ``x >= r`` and kept as ``exp(-2 r x + log Phi(r - x))`` otherwise; neither form can
@@ -110,7 +110,7 @@ def _reflected_term(x, r):
 
 
 def _sf_scaled(x, r):
-    """``P(D_T >= x s)`` for ``x >= 0`` (MODEL.md 7; paper eq. 74) [-]."""
+    """``P(D_T >= x s)`` for ``x >= 0`` (docs/model.md §7; paper eq. 74) [-]."""
     with np.errstate(invalid="ignore"):
         sf = ndtr(-(x + r)) + _reflected_term(x, r)
     return np.clip(sf, 0.0, 1.0)
@@ -160,7 +160,7 @@ def _cdf_scaled(x, r):
 
 
 def _g_even(b):
-    """Deviation ``g`` of Fig. 2 at ``b = |r| >= 0`` (MODEL.md 7) [-]."""
+    """Deviation ``g`` of Fig. 2 at ``b = |r| >= 0`` (docs/model.md §7) [-]."""
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         # sqrt(pi/2) (phi(b) - b Q(b)) through the scaled complementary error function;
         # exp(-b^2/2) underflows to 0 long before the bracket could misbehave.
@@ -181,7 +181,7 @@ def _g_even(b):
 
 
 def deficit_sf(d, mu, sigma, T):
-    r"""Survival function of the deficit, P(D_T >= d) [-] (MODEL.md 7; paper Lemma 3, eq. 74).
+    r"""Survival function of the deficit, P(D_T >= d) [-] (docs/model.md §7; paper Lemma 3, eq. 74).
 
     .. math::
 
@@ -225,7 +225,7 @@ def deficit_sf(d, mu, sigma, T):
 
 
 def deficit_cdf(d, mu, sigma, T):
-    """Distribution function of the deficit, P(D_T <= d) [-] (MODEL.md 7; paper Lemma 3).
+    """Distribution function of the deficit, P(D_T <= d) [-] (docs/model.md §7; paper Lemma 3).
 
     Equal to ``1 - deficit_sf`` (the law is continuous, with no atom at 0), and 0 for
     ``d < 0``. It is not computed as ``1 - sf``: near ``d = 0`` it integrates the density
@@ -263,7 +263,7 @@ def deficit_cdf(d, mu, sigma, T):
 
 
 def expected_deficit(mu, sigma, T):
-    r"""Expected deficit E[D_T] [J] (MODEL.md 7; paper eq. 90-91, appendix to Thm. 2).
+    r"""Expected deficit E[D_T] [J] (docs/model.md §7; paper eq. 90-91, appendix to Thm. 2).
 
     With :math:`\nu = -\mu` and :math:`a = \nu\sqrt T/\sigma`,
 
@@ -306,12 +306,12 @@ def expected_deficit(mu, sigma, T):
 
 
 def _critical_scale(sigma, T):
-    """The critical-regime value ``sigma sqrt(2 T / pi)`` [J] (MODEL.md 7)."""
+    """The critical-regime value ``sigma sqrt(2 T / pi)`` [J] (docs/model.md §7)."""
     return sigma * np.sqrt(2.0 * T / np.pi)
 
 
 def expected_deficit_asymptote(mu, sigma, T):
-    """Leading behaviour of E[D_T] in each regime [J] (MODEL.md 7; paper Thm. 2, eq. 37-38).
+    """Leading behaviour of E[D_T] in each regime [J] (docs/model.md §7; paper Thm. 2, eq. 37-38).
 
     ``|mu| T`` for ``mu < 0`` (persistent deficit, linear growth), ``sigma^2 / (2 mu)`` for
     ``mu > 0`` (persistent surplus, bounded) and ``sigma sqrt(2 T / pi)`` for ``mu = 0``
@@ -345,7 +345,7 @@ def expected_deficit_asymptote(mu, sigma, T):
 
 
 def deviation_g(r):
-    r"""Deviation from drift-only scaling, g of Fig. 2 [-] (MODEL.md 7).
+    r"""Deviation from drift-only scaling, g of Fig. 2 [-] (docs/model.md §7).
 
     .. math::
 
@@ -377,7 +377,7 @@ def deviation_g(r):
 
 
 def crossover_time(mu, sigma):
-    """Crossover horizon T* = 2 sigma^2 / (pi mu^2) [slots] (MODEL.md 7).
+    """Crossover horizon T* = 2 sigma^2 / (pi mu^2) [slots] (docs/model.md §7).
 
     At ``T*`` the drift term equals the critical fluctuation term,
     ``|mu| T* = sigma sqrt(2 T* / pi)``; it is infinite at ``mu = 0``.
@@ -407,7 +407,7 @@ def crossover_time(mu, sigma):
 
 
 def regime(mu, tol=0.0):
-    """Name of the drift regime (MODEL.md 7; paper Thm. 2).
+    """Name of the drift regime (docs/model.md §7; paper Thm. 2).
 
     ``"deficit"`` for ``mu < -tol``, ``"surplus"`` for ``mu > tol`` and ``"critical"``
     otherwise.
@@ -439,7 +439,7 @@ def regime(mu, tol=0.0):
 
 
 def deficit_quantile(q, mu, sigma, T):
-    """Reserve that suffices with probability q: the d with P(D_T <= d) = q [J] (MODEL.md 7).
+    """Reserve that suffices with probability q: the d with P(D_T <= d) = q [J] (docs/model.md §7).
 
     Inverts :func:`deficit_cdf` (paper Lemma 3) element-wise by a safeguarded Newton
     iteration on the scaled level ``x = d / (sigma sqrt T)``, vectorised in numpy: the root

@@ -4,10 +4,10 @@ The Snakemake scripts under ``workflow/scripts`` are single calls into these mod
 every stage also runs (and is tested) without Snakemake. One module per stage, so that a
 rule depends on (and reruns for) the code of its own stage only:
 
-``characterize``   tables and grids (MODEL.md 1-5)
-``simulate``       Monte Carlo shards and their merge (MODEL.md 6-8)
-``analyze``        regime fits and the provisioning sweep (MODEL.md 7, 9)
-``plot``           figures (MODEL.md 10)
+``characterize``   tables and grids (docs/model.md §1-5)
+``simulate``       Monte Carlo shards and their merge (docs/model.md §6-8)
+``analyze``        regime fits and the provisioning sweep (docs/model.md §7, 9)
+``plot``           figures (docs/model.md §10)
 ``publish``        summary.json and the reports
 """
 

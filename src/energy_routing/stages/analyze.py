@@ -10,7 +10,7 @@ from energy_routing.stages import load_dataset
 
 
 def regimes(cfg: dict, *, mc_nc, grid_nc, out_csv, part_json) -> None:
-    """Stage 4: BIC regime detection per routing error, beside the theory (MODEL.md 9)."""
+    """Stage 4: BIC regime detection per routing error, beside the theory (docs/model.md §9)."""
     ds = load_dataset(mc_nc)
     r = cfg["regimes"]
     service = int(load_dataset(grid_nc).service_slots.max())
