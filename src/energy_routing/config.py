@@ -205,9 +205,12 @@ def scenarios(cfg: dict) -> dict[str, dict]:
 
     Examples
     --------
-    >>> cfg = validate({"tasks": [{"name": "a", "difficulty": 1.9, "deadline_s": 60}]})
-    >>> sorted(scenarios(cfg))[:3]
-    ['fig4', 'sweep_rho0.9', 'sweep_rho0.95']
+    >>> task = {"name": "a", "difficulty": 1.9, "deadline_s": 60}
+    >>> cfg = validate({"tasks": [task], "sweep": {"provisioning": [0.9, 1.05], "trials": 20}})
+    >>> sorted(scenarios(cfg))
+    ['fig4', 'sweep_rho0.9', 'sweep_rho1.05']
+    >>> scenarios(cfg)["sweep_rho1.05"]["provisioning"], scenarios(cfg)["sweep_rho1.05"]["trials"]
+    (1.05, 20)
     """
     out = {
         name: {
