@@ -7,6 +7,8 @@ the closed forms come from :mod:`energy_routing.theory` and the fits from
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -47,21 +49,22 @@ def regime_table(
     min_points: int,
     fit_from_T: float = 0.0,
     quantiles=(0.5, 0.9, 0.99),
+    modes=("lumped", "distributed"),
 ) -> pd.DataFrame:
     """Regime detection per routing error and consumption mode, beside the theory.
 
-    One row per (routing_error, consumption): the analytic drift ``mu`` [J/slot] and
-    volatility ``sigma`` [J/slot^0.5], the crossover ``t_star`` [slots], the BIC fit of
-    :func:`energy_routing.regimes.fit_regime` over the checkpoints ``T >= fit_from_T``
-    [slots], the mean deficit at T_max with its standard error next to the closed form,
-    the Kolmogorov-Smirnov distance of D_Tmax to the closed form, and for each ``q`` the
-    empirical reserve (the q-quantile of D_Tmax over trials) next to
-    :func:`energy_routing.theory.deficit_quantile` [J].
+    One row per routing error and consumption mode in ``modes``: the analytic drift
+    ``mu`` [J/slot] and volatility ``sigma`` [J/slot^0.5], the crossover ``t_star``
+    [slots], the BIC fit of :func:`energy_routing.regimes.fit_regime` over the
+    checkpoints ``T >= fit_from_T`` [slots], the mean deficit at T_max with its standard
+    error next to the closed form, the Kolmogorov-Smirnov distance of D_Tmax to the
+    closed form, and for each ``q`` the empirical reserve (the q-quantile of D_Tmax over
+    trials) next to :func:`energy_routing.theory.deficit_quantile` [J].
     """
     rows = []
     t_max = float(ds.time[-1])
     for eps in ds.routing_error.to_numpy():
-        for mode in ds.consumption.to_numpy():
+        for mode in modes:
             T, y, se, mu, sigma = _curve(ds, eps, mode)
             k = T >= fit_from_T
             fit = regimes.fit_regime(
@@ -163,19 +166,19 @@ def slope_window(T: np.ndarray, mu: float, sigma: float, slope_from_T: float | N
 
 
 def sweep_table(
-    datasets: dict[str, xr.Dataset], *, slope_from_T=None, mode="lumped", seed: int = 0
+    datasets: dict[str, xr.Dataset], *, slope_from_T=None, modes=("lumped",), seed: int = 0
 ) -> pd.DataFrame:
-    """Theorem 2 side by side: one row per provisioning scenario.
+    """Theorem 2 side by side: one row per provisioning scenario and consumption mode.
 
-    Columns: ``provisioning`` rho [-], ``mu``, ``sigma``, the predicted ``regime`` and
-    ``predicted_exponent``, the fitted large-T ``slope`` with its bootstrap interval
+    Columns: ``provisioning`` rho [-], ``consumption``, ``mu``, ``sigma``, the predicted
+    ``regime`` and ``predicted_exponent``, the fitted large-T ``slope`` with its bootstrap interval
     (``slope_low``, ``slope_high``), the statsmodels fit (``slope_ols``,
     ``slope_ols_se``), the slope of the closed form over the same window
     (``closed_form_slope``: the finite-T value the asymptotic exponent is approached
     from), and ``agrees`` (the asymptotic exponent lies in the interval).
     """
     rows = []
-    for name, ds in datasets.items():
+    for (name, ds), mode in itertools.product(datasets.items(), modes):
         eps = float(ds.routing_error[0])
         T, y, se, mu, sigma = _curve(ds, eps, mode)
         t_from = slope_window(T, mu, sigma, slope_from_T)
@@ -183,7 +186,9 @@ def sweep_table(
         slope, lo, hi = bootstrap_slope(
             per_trial.transpose("trial", "time").to_numpy(), T, t_from, seed=seed
         )
-        ols = regimes.loglog_slope(T, y, se, t_from=t_from)
+        # A surplus curve that starts at zero has no logarithm: no regression slope there.
+        positive = bool(np.all(y > 0))
+        ols = regimes.loglog_slope(T, y, se, t_from=t_from) if positive else None
         reg = theory.regime(mu)
         window = T[T >= t_from]
         closed = theory.expected_deficit(mu, sigma, window)
@@ -192,6 +197,7 @@ def sweep_table(
                 "scenario": name,
                 "provisioning": float(ds.attrs.get("provisioning", np.nan)),
                 "routing_error": eps,
+                "consumption": mode,
                 "mu": mu,
                 "sigma": sigma,
                 "regime": reg,
@@ -200,26 +206,27 @@ def sweep_table(
                 "slope": slope,
                 "slope_low": lo,
                 "slope_high": hi,
-                "slope_ols": ols.slope,
-                "slope_ols_se": ols.slope_se,
+                "slope_ols": ols.slope if ols else np.nan,
+                "slope_ols_se": ols.slope_se if ols else np.nan,
                 "closed_form_slope": float(np.polyfit(np.log(window), np.log(closed), 1)[0]),
                 "agrees": bool(lo <= PREDICTED_EXPONENT[reg] <= hi),
             }
         )
-    return pd.DataFrame(rows).sort_values("provisioning").reset_index(drop=True)
+    table = pd.DataFrame(rows).sort_values(["consumption", "provisioning"], kind="stable")
+    return table.reset_index(drop=True)
 
 
 def deviation_points(
-    datasets: dict[str, xr.Dataset], *, mode="lumped", r_max=4.0, per_scenario=25
+    datasets: dict[str, xr.Dataset], *, modes=("lumped",), r_max=4.0, per_scenario=25
 ) -> pd.DataFrame:
     """Monte Carlo estimates of Fig. 2's deviation g(r) (docs/model.md §7).
 
     Every checkpoint T of every scenario gives a point r = mu sqrt(T) / sigma,
     g = (mean D_T - max(0, -mu T)) / (sigma sqrt(2T/pi)) with its standard error; points
-    with |r| <= r_max are kept, thinned to about ``per_scenario`` per scenario.
+    with |r| <= r_max are kept, thinned to about ``per_scenario`` per scenario and mode.
     """
     frames = []
-    for name, ds in datasets.items():
+    for (name, ds), mode in itertools.product(datasets.items(), modes):
         for eps in ds.routing_error.to_numpy():
             T, y, se, mu, sigma = _curve(ds, eps, mode)
             scale = sigma * np.sqrt(2 * T / np.pi)
@@ -230,6 +237,7 @@ def deviation_points(
                 pd.DataFrame(
                     {
                         "scenario": name,
+                        "consumption": mode,
                         "routing_error": float(eps),
                         "T": T[keep],
                         "r": r[keep],
@@ -239,3 +247,12 @@ def deviation_points(
                 )
             )
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def agreement_by_mode(points: pd.DataFrame) -> dict[str, float]:
+    """Fraction of Fig. 2's Monte Carlo points within 2 standard errors of the closed-form
+    deviation g(r), per consumption mode [-]."""
+    if not len(points):
+        return {}
+    inside = (points["g"] - theory.deviation_g(points["r"])).abs() <= 2 * points["g_sem"]
+    return {str(m): float(v) for m, v in inside.groupby(points["consumption"]).mean().items()}

@@ -166,36 +166,52 @@ def _shade_tradeoff(axes, fine: xr.Dataset) -> None:
             ax.axvspan(x[lo], x[hi - 1], color="0.85", zorder=0, lw=0)
 
 
-def fig_deviation(mc_points: pd.DataFrame | None = None):
+def _panels(modes, width: float, height: float, sharey: bool):
+    """One axis per consumption mode, side by side."""
+    fig, axes = plt.subplots(
+        1, len(modes), figsize=(width * len(modes), height), sharey=sharey, squeeze=False
+    )
+    return fig, list(axes[0])
+
+
+MODE_MARKERS = {"lumped": "o", "distributed": "s"}
+
+
+def fig_deviation(mc_points: pd.DataFrame | None = None, modes=("lumped",)):
     """Fig. 2: deviation g from drift-only scaling against r = mu sqrt(T) / sigma.
 
     The closed form :func:`energy_routing.theory.deviation_g` as a line; Monte Carlo
-    estimates (columns ``r``, ``g``, ``g_sem``) as points with error bars when given.
+    estimates (columns ``r``, ``g``, ``g_sem``, ``consumption``) as points with error bars
+    when given, one marker per consumption mode in ``modes``.
     """
     r = np.linspace(-4, 4, 401)
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     ax.plot(r, theory.deviation_g(r), color="black", label="closed form (diffusion)")
     if mc_points is not None and len(mc_points):
-        ax.errorbar(
-            mc_points["r"],
-            mc_points["g"],
-            yerr=2 * mc_points["g_sem"],
-            fmt="o",
-            ms=4,
-            capsize=2,
-            label="Monte Carlo (±2 s.e.)",
-        )
+        for mode in modes:
+            pts = mc_points[mc_points["consumption"] == mode]
+            ax.errorbar(
+                pts["r"],
+                pts["g"],
+                yerr=2 * pts["g_sem"],
+                fmt=MODE_MARKERS[mode],
+                ms=4,
+                capsize=2,
+                alpha=0.8,
+                label=f"Monte Carlo, {mode} (±2 s.e.)",
+            )
     ax.axvline(0, color="0.6", lw=0.8, ls=":")
     ax.set_xlabel(r"$r = \mu\sqrt{T}/\sigma$ [-]")
     ax.set_ylabel(r"$g = (E[D_T] - \max(0, -\mu T)) / (\sigma\sqrt{2T/\pi})$ [-]")
     ax.set_title("Deviation from drift-only scaling")
-    ax.legend()
+    ax.legend(fontsize="small")
     fig.tight_layout()
     return fig
 
 
-def fig_deficit_growth(ds: xr.Dataset, fits: pd.DataFrame, mode: str = "lumped"):
-    """Fig. 4: mean D_T against T (log-log), one line per routing error.
+def fig_deficit_growth(ds: xr.Dataset, fits: pd.DataFrame, modes=("lumped",)):
+    """Fig. 4: mean D_T against T (log-log), one line per routing error, one panel per
+    consumption mode.
 
     Bands: mean ± 1.96 standard errors over trials. Dashed: the closed form E[D_T] with the
     analytic mu and sigma of each routing error. Dotted verticals: breakpoints detected by
@@ -203,86 +219,95 @@ def fig_deficit_growth(ds: xr.Dataset, fits: pd.DataFrame, mode: str = "lumped")
     """
     errs = ds.routing_error.to_numpy()
     colors = sns.color_palette("viridis", n_colors=len(errs))
-    fig, ax = plt.subplots(figsize=(7.4, 5.0))
+    fig, axes = _panels(modes, 7.0, 5.0, sharey=False)
     T = ds.time.to_numpy().astype(float)
-    for eps, color in zip(errs, colors, strict=True):
-        sel = ds.sel(routing_error=eps, consumption=mode)
-        y, se = sel.deficit_mean_J.to_numpy(), sel.deficit_sem_J.to_numpy()
-        mu, sigma = float(sel.mu_J_per_slot), float(sel.sigma_J_per_sqrt_slot)
-        ax.plot(T, y, color=color, lw=1.8, label=rf"$\epsilon$ = {eps:g}")
-        ax.fill_between(
-            T, np.maximum(y - 1.96 * se, y * 1e-3), y + 1.96 * se, color=color, alpha=0.25, lw=0
-        )
-        ax.plot(T, theory.expected_deficit(mu, sigma, T), color=color, ls="--", lw=1)
-        row = fits[(fits.routing_error == eps) & (fits.consumption == mode)]
-        if len(row) and bool(row.transition_detected.iloc[0]):
-            ax.axvline(float(row.breakpoint_T.iloc[0]), color=color, ls=":", lw=1.5)
-        t_star = float(theory.crossover_time(mu, sigma))
-        if T[0] <= t_star <= T[-1]:
-            ax.plot(
-                [t_star],
-                [0],
-                marker="^",
+    for ax, mode in zip(axes, modes, strict=True):
+        for eps, color in zip(errs, colors, strict=True):
+            sel = ds.sel(routing_error=eps, consumption=mode)
+            y, se = sel.deficit_mean_J.to_numpy(), sel.deficit_sem_J.to_numpy()
+            mu, sigma = float(sel.mu_J_per_slot), float(sel.sigma_J_per_sqrt_slot)
+            ax.plot(T, y, color=color, lw=1.8, label=rf"$\epsilon$ = {eps:g}")
+            ax.fill_between(
+                T,
+                np.maximum(y - 1.96 * se, y * 1e-3),
+                y + 1.96 * se,
                 color=color,
-                ms=9,
-                clip_on=False,
-                transform=ax.get_xaxis_transform(),
+                alpha=0.25,
+                lw=0,
             )
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("Horizon $T$ [slots]")
-    ax.set_ylabel(r"Mean auxiliary energy $E[D_T]$ [J]")
-    ax.set_title(f"Routing errors turn sqrt(T) growth linear ({mode} consumption)")
+            ax.plot(T, theory.expected_deficit(mu, sigma, T), color=color, ls="--", lw=1)
+            row = fits[(fits.routing_error == eps) & (fits.consumption == mode)]
+            if len(row) and bool(row.transition_detected.iloc[0]):
+                ax.axvline(float(row.breakpoint_T.iloc[0]), color=color, ls=":", lw=1.5)
+            t_star = float(theory.crossover_time(mu, sigma))
+            if T[0] <= t_star <= T[-1]:
+                ax.plot(
+                    [t_star],
+                    [0],
+                    marker="^",
+                    color=color,
+                    ms=9,
+                    clip_on=False,
+                    transform=ax.get_xaxis_transform(),
+                )
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("Horizon $T$ [slots]")
+        ax.set_title(f"{mode.capitalize()} consumption")
+    axes[0].set_ylabel(r"Mean auxiliary energy $E[D_T]$ [J]")
     extra = [
         plt.Line2D([], [], color="0.3", ls="--", label="closed form (diffusion)"),
         plt.Line2D([], [], color="0.3", ls=":", label="BIC breakpoint"),
         plt.Line2D([], [], color="0.3", marker="^", ls="", label="crossover $T^*$"),
     ]
-    handles, _ = ax.get_legend_handles_labels()
-    ax.legend(handles=handles + extra, fontsize="small", loc="upper left")
+    handles, _ = axes[0].get_legend_handles_labels()
+    axes[0].legend(handles=handles + extra, fontsize="small", loc="upper left")
+    fig.suptitle("Routing errors turn sqrt(T) growth linear")
     fig.tight_layout()
     return fig
 
 
-def fig_sweep(datasets: dict[str, xr.Dataset], table: pd.DataFrame, mode: str = "lumped"):
-    """The three regimes of Theorem 2: deficit curves per provisioning ratio, and the
-    fitted large-T log-log slopes with bootstrap intervals against the predicted 1, 1/2, 0.
+def fig_sweep(datasets: dict[str, xr.Dataset], table: pd.DataFrame, modes=("lumped",)):
+    """The three regimes of Theorem 2: deficit curves per provisioning ratio (first mode
+    solid, a second mode dotted), and the fitted large-T log-log slopes with bootstrap
+    intervals, per consumption mode, against the predicted 1, 1/2, 0.
     """
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [1.25, 1]})
-    table = table.sort_values("provisioning")
-    colors = _regime_colors(table)
-    for (_, row), color in zip(table.iterrows(), colors, strict=True):
-        ds = datasets[row.scenario]
-        sel = ds.sel(routing_error=row.routing_error, consumption=mode)
-        T = sel.time.to_numpy().astype(float)
-        ax.plot(
-            T,
-            sel.deficit_mean_J,
-            color=color,
-            lw=1.8,
-            label=rf"$\rho$ = {row.provisioning:g} ({row.regime})",
-        )
-        ax.plot(T, theory.expected_deficit(row.mu, row.sigma, T), color=color, ls="--", lw=1)
+    lines = dict(zip(modes, ["-", ":"], strict=False))
+    for mode in modes:
+        rows = table[table.consumption == mode].sort_values("provisioning")
+        for (_, row), color in zip(rows.iterrows(), _regime_colors(rows), strict=True):
+            sel = datasets[row.scenario].sel(routing_error=row.routing_error, consumption=mode)
+            T = sel.time.to_numpy().astype(float)
+            label = rf"$\rho$ = {row.provisioning:g} ({row.regime})" if mode == modes[0] else None
+            ax.plot(T, sel.deficit_mean_J, color=color, lw=1.8, ls=lines[mode], label=label)
+            if mode == modes[0]:
+                closed = theory.expected_deficit(row.mu, row.sigma, T)
+                ax.plot(T, closed, color=color, ls="--", lw=1)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("Horizon $T$ [slots]")
     ax.set_ylabel(r"Mean auxiliary energy $E[D_T]$ [J]")
-    ax.set_title("Deficit growth by provisioning ratio (dashed: closed form)")
+    shown = " / ".join(f"{m} {'solid' if lines[m] == '-' else 'dotted'}" for m in modes)
+    ax.set_title(f"Deficit growth by provisioning ratio ({shown}; dashed: closed form)")
     ax.legend(fontsize="small")
-    x = table.provisioning.to_numpy()
-    yerr = np.maximum(0.0, [table.slope - table.slope_low, table.slope_high - table.slope])
-    bx.errorbar(
-        x,
-        table.slope,
-        yerr=yerr,
-        fmt="o",
-        color="black",
-        capsize=3,
-        label="fitted slope (95% bootstrap CI)",
-    )
+    offsets = dict(zip(modes, [-0.006, 0.006] if len(modes) > 1 else [0.0], strict=True))
+    for mode in modes:
+        rows = table[table.consumption == mode].sort_values("provisioning")
+        x = rows.provisioning.to_numpy() + offsets[mode]
+        yerr = np.maximum(0.0, [rows.slope - rows.slope_low, rows.slope_high - rows.slope])
+        bx.errorbar(
+            x,
+            rows.slope,
+            yerr=yerr,
+            fmt=MODE_MARKERS[mode],
+            color="black" if mode == "lumped" else "0.5",
+            capsize=3,
+            label=f"fitted slope, {mode} (95% bootstrap CI)",
+        )
     bx.scatter(
-        x,
-        table.predicted_exponent,
+        table.provisioning.unique(),
+        table.drop_duplicates("provisioning").predicted_exponent,
         marker="_",
         s=400,
         color="crimson",
@@ -293,7 +318,7 @@ def fig_sweep(datasets: dict[str, xr.Dataset], table: pd.DataFrame, mode: str = 
     bx.set_ylabel("Large-T log-log slope of $E[D_T]$ [-]")
     bx.set_title("Three regimes")
     bx.set_ylim(-0.15, 1.15)
-    bx.legend(fontsize="small", loc="upper right")
+    bx.legend(fontsize="small", loc="lower left")
     fig.tight_layout()
     return fig
 
@@ -309,36 +334,31 @@ def _regime_colors(table: pd.DataFrame) -> list:
     return out
 
 
-def fig_distribution(ds: xr.Dataset, mode: str = "lumped"):
+def fig_distribution(ds: xr.Dataset, modes=("lumped",)):
     """Distribution of D_T across trials at T_max against the closed-form CDF, per
-    routing error (empirical CDF solid, diffusion CDF dashed)."""
+    routing error (empirical CDF solid, diffusion CDF dashed), one panel per mode."""
     errs = ds.routing_error.to_numpy()
     colors = sns.color_palette("viridis", n_colors=len(errs))
     t_max = float(ds.time[-1])
-    fig, ax = plt.subplots(figsize=(7.0, 4.6))
-    for eps, color in zip(errs, colors, strict=True):
-        sel = ds.sel(routing_error=eps, consumption=mode)
-        d = np.sort(sel.deficit_J.isel(time=-1).to_numpy())
-        ax.step(
-            d,
-            np.arange(1, d.size + 1) / d.size,
-            where="post",
-            color=color,
-            label=rf"$\epsilon$ = {eps:g}",
-        )
-        grid = np.linspace(0, d.max() * 1.1, 300)
-        ax.plot(
-            grid,
-            theory.deficit_cdf(
-                grid, float(sel.mu_J_per_slot), float(sel.sigma_J_per_sqrt_slot), t_max
-            ),
-            color=color,
-            ls="--",
-            lw=1,
-        )
-    ax.set_xlabel(rf"Auxiliary energy $D_T$ at $T$ = {t_max:.3g} slots [J]")
-    ax.set_ylabel(r"$P(D_T \leq d)$ [-]")
-    ax.set_title(f"Spread of D_T over {ds.sizes['trial']} trials (dashed: closed form)")
-    ax.legend(fontsize="small", loc="lower right")
+    fig, axes = _panels(modes, 6.4, 4.6, sharey=True)
+    for ax, mode in zip(axes, modes, strict=True):
+        for eps, color in zip(errs, colors, strict=True):
+            sel = ds.sel(routing_error=eps, consumption=mode)
+            d = np.sort(sel.deficit_J.isel(time=-1).to_numpy())
+            ax.step(
+                d,
+                np.arange(1, d.size + 1) / d.size,
+                where="post",
+                color=color,
+                label=rf"$\epsilon$ = {eps:g}",
+            )
+            grid = np.linspace(0, d.max() * 1.1, 300)
+            mu, sigma = float(sel.mu_J_per_slot), float(sel.sigma_J_per_sqrt_slot)
+            ax.plot(grid, theory.deficit_cdf(grid, mu, sigma, t_max), color=color, ls="--", lw=1)
+        ax.set_xlabel(rf"Auxiliary energy $D_T$ at $T$ = {t_max:.3g} slots [J]")
+        ax.set_title(f"{mode.capitalize()} consumption")
+    axes[0].set_ylabel(r"$P(D_T \leq d)$ [-]")
+    axes[-1].legend(fontsize="small", loc="lower right")
+    fig.suptitle(f"Spread of D_T over {ds.sizes['trial']} trials (dashed: closed form)")
     fig.tight_layout()
     return fig

@@ -15,13 +15,61 @@ from pathlib import Path
 import markdown
 import pandas as pd
 
-FIGURES = [
-    ("fig3_costs", "Fig. 3: energy and latency per task"),
-    ("fig2_deviation", "Fig. 2: deviation from drift-only scaling"),
-    ("fig4_growth_", "Fig. 4: auxiliary energy against horizon"),
-    ("fig_distribution_", "Distribution of D_T at the horizon"),
-    ("fig_sweep", "Provisioning sweep: the three regimes"),
-]
+#: Report column headers (with units) for the keys of the tables and summary rows.
+HEADERS = {
+    "model": "model",
+    "params": "parameters N [-]",
+    "n_layers": "layers [-]",
+    "d_attn": "attention width [-]",
+    "a_J_per_token": "a: energy per token [J]",
+    "b_J_per_token2": "b: energy per cached token [J]",
+    "u_s_per_token": "u: time per token [s]",
+    "v_s_per_token2": "v: time per cached token [s]",
+    "loss_nats_per_token": "loss L(N) [nats/token]",
+    "task": "task",
+    "difficulty": "difficulty l [nats/token]",
+    "deadline_s": "deadline [s]",
+    "routing_error": "routing error ε [-]",
+    "consumption": "consumption",
+    "mu": "drift μ [J/slot]",
+    "sigma": "volatility σ [J/√slot]",
+    "t_star": "crossover T* [slots]",
+    "transition_detected": "transition detected",
+    "breakpoint_T": "breakpoint [slots]",
+    "mean_D_Tmax_J": "mean D_T at T_max [J]",
+    "sem_D_Tmax_J": "standard error [J]",
+    "closed_form_D_Tmax_J": "closed form [J]",
+    "provisioning": "provisioning ρ [-]",
+    "regime": "regime",
+    "predicted_exponent": "predicted exponent [-]",
+    "slope": "fitted slope [-]",
+    "slope_low": "95% interval, low [-]",
+    "slope_high": "95% interval, high [-]",
+    "agrees": "prediction inside interval",
+    "chosen model": "chosen model",
+}
+
+
+def header(key: str) -> str:
+    """A column's heading in the reports: words and units, not the raw key.
+
+    >>> header("mean_D_Tmax_J")
+    'mean D_T at T_max [J]'
+    >>> header("reserve_q0.9_mc_J")
+    'reserve q = 0.9, Monte Carlo [J]'
+    >>> header("energy_J (10B)")
+    'energy [J] (10B)'
+    """
+    if key in HEADERS:
+        return HEADERS[key]
+    m = re.fullmatch(r"reserve_q([0-9.]+)_(mc|theory)_J", key)
+    if m:
+        source = "Monte Carlo" if m[2] == "mc" else "closed form"
+        return f"reserve q = {m[1]}, {source} [J]"
+    m = re.fullmatch(r"(energy_J|latency_s) \((.+)\)", key)
+    if m:
+        return f"{'energy [J]' if m[1] == 'energy_J' else 'latency [s]'} ({m[2]})"
+    return key
 
 
 def _fmt(x, digits=4) -> str:
@@ -35,7 +83,7 @@ def _fmt(x, digits=4) -> str:
 
 
 def _table(df: pd.DataFrame, digits=4) -> str:
-    head = "| " + " | ".join(map(str, df.columns)) + " |"
+    head = "| " + " | ".join(header(str(c)) for c in df.columns) + " |"
     rule = "|" + "---|" * len(df.columns)
     body = [
         "| " + " | ".join(_fmt(v, digits) for v in row) + " |" for row in df.itertuples(index=False)
@@ -71,30 +119,39 @@ def _reading_costs(s: dict) -> str:
     return text
 
 
+def _by_mode(rows: list[dict]) -> dict[str, list[dict]]:
+    """Rows grouped by consumption mode, in order of first appearance."""
+    out: dict[str, list[dict]] = {}
+    for r in rows:
+        out.setdefault(r["consumption"], []).append(r)
+    return out
+
+
 def _reading_growth(rows: list[dict]) -> str:
-    lumped = [r for r in rows if r["consumption"] == "lumped"]
-    parts = []
-    for r in lumped:
-        if r["transition_detected"]:
-            ratio = (
-                r["breakpoint_T"] / r["t_star"]
-                if r["t_star"] and math.isfinite(r["t_star"])
-                else float("nan")
-            )
-            parts.append(
-                f"ε = {r['routing_error']:g}: sqrt-to-linear transition at "
-                f"T ≈ {r['breakpoint_T']:.3g} slots ({ratio:.2g} × T*)"
-            )
-        else:
-            t_star = "∞" if r["t_star"] is None else f"{r['t_star']:.3g}"
-            parts.append(
-                f"ε = {r['routing_error']:g}: no transition detected (T* = {t_star} slots)"
-            )
+    texts = []
+    for mode, group in _by_mode(rows).items():
+        parts = []
+        for r in group:
+            if r["transition_detected"]:
+                ratio = (
+                    r["breakpoint_T"] / r["t_star"]
+                    if r["t_star"] and math.isfinite(r["t_star"])
+                    else float("nan")
+                )
+                parts.append(
+                    f"ε = {r['routing_error']:g}: sqrt-to-linear transition at "
+                    f"T ≈ {r['breakpoint_T']:.3g} slots ({ratio:.2g} × T*)"
+                )
+            else:
+                t_star = "∞" if r["t_star"] is None else f"{r['t_star']:.3g}"
+                parts.append(
+                    f"ε = {r['routing_error']:g}: no transition detected (T* = {t_star} slots)"
+                )
+        texts.append(f"With {mode} consumption the BIC segmented fit finds: " + "; ".join(parts))
     return (
-        "The BIC segmented fit (lumped consumption) finds: " + "; ".join(parts) + ". "
-        "Misrouting adds a negative drift to a critical system, so the mean deficit, "
-        "which grows like sqrt(T) at ε = 0, turns linear once T passes the crossover "
-        "T* = 2σ²/(πμ²); larger routing errors cross over earlier."
+        ". ".join(texts) + ". Misrouting adds a negative drift to a critical system, so the "
+        "mean deficit, which grows like sqrt(T) at ε = 0, turns linear once T passes the "
+        "crossover T* = 2σ²/(πμ²); larger routing errors cross over earlier."
     )
 
 
@@ -105,39 +162,54 @@ def _reading_deviation(sweep: dict | None) -> str:
         "carries E[D_T] (deficit) or the deficit saturates (surplus)."
     )
     if sweep and sweep.get("deviation_points"):
+        shares = ", ".join(
+            f"{share:.0%} ({mode})" for mode, share in sweep["deviation_points_within_2se"].items()
+        )
         text += (
-            f" {sweep['deviation_points_within_2se']:.0%} of the "
-            f"{sweep['deviation_points']} Monte Carlo points lie within two standard "
-            "errors of the closed form; the discrete walk sits slightly below the "
-            "diffusion for surplus drifts."
+            f" Of the {sweep['deviation_points']} Monte Carlo points, {shares} lie within "
+            "two standard errors of the closed form; the discrete walk sits slightly below "
+            "the diffusion for surplus drifts."
         )
     return text
 
 
 def _reading_distribution(rows: list[dict]) -> str:
-    lumped = [r for r in rows if r["consumption"] == "lumped"]
-    ks = ", ".join(f"ε = {r['routing_error']:g}: {r['ks_distance']:.3f}" for r in lumped)
+    ks = "; ".join(
+        f"{mode}: "
+        + ", ".join(f"ε = {r['routing_error']:g}: {r['ks_distance']:.3f}" for r in group)
+        for mode, group in _by_mode(rows).items()
+    )
     return (
         "Across trials D_T is spread about as widely as its mean at the critical point "
         "and concentrates around |mu| T once the drift dominates. Largest gap between "
-        f"the empirical and closed-form CDFs (Kolmogorov-Smirnov distance): {ks}."
+        f"the empirical and closed-form CDFs (Kolmogorov-Smirnov distance), {ks}."
     )
 
 
 def _reading_sweep(rows: list[dict]) -> str:
-    ok = sum(bool(r["agrees"]) for r in rows)
+    counts = ", ".join(
+        f"{sum(bool(r['agrees']) for r in group)} of {len(group)} ({mode})"
+        for mode, group in _by_mode(rows).items()
+    )
     return (
-        f"Large-T log-log slopes of E[D_T] against the exponents Theorem 2 predicts "
-        f"(1 for a deficit, 1/2 at the critical point, 0 for a surplus): {ok} of "
-        f"{len(rows)} provisioning ratios have the prediction inside their 95% trial-"
-        "bootstrap interval."
+        "Large-T log-log slopes of E[D_T] against the exponents Theorem 2 predicts "
+        "(1 for a deficit, 1/2 at the critical point, 0 for a surplus): the prediction lies "
+        f"inside the 95% trial-bootstrap interval for {counts} provisioning ratios."
     )
 
 
 def build_markdown(
-    summary: dict, models: pd.DataFrame, tasks: pd.DataFrame, figures: list[str], root: Path
+    summary: dict,
+    models: pd.DataFrame,
+    tasks: pd.DataFrame,
+    figures: list[tuple[str, str, str]],
+    root: Path,
 ) -> str:
-    """The report as Markdown; figure links are relative to ``root`` (the report's folder)."""
+    """The report as Markdown; figure links are relative to ``root`` (the report's folder).
+
+    ``figures`` lists ``(title, name, png_path)`` in the order to show them; ``name`` is
+    the figure's file stem, which keys its reading.
+    """
     s = summary
     out = ["# Energy-aware routing: summary report", ""]
     out += [
@@ -194,9 +266,9 @@ def build_markdown(
             res = [c for c in df.columns if c.startswith("reserve_")]
             out += [
                 "Reserves at T_max (energy that covers the deficit with probability q; "
-                "Monte Carlo quantile next to the closed form), lumped consumption:",
+                "Monte Carlo quantile next to the closed form):",
                 "",
-                _table(df[df.consumption == "lumped"][["routing_error", *res]]),
+                _table(df[["routing_error", "consumption", *res]]),
                 "",
             ]
     if "sweep" in s:
@@ -208,6 +280,7 @@ def build_markdown(
                 df[
                     [
                         "provisioning",
+                        "consumption",
                         "mu",
                         "regime",
                         "predicted_exponent",
@@ -234,21 +307,11 @@ def build_markdown(
             readings[f"fig_distribution_{name}"] = _reading_distribution(val["rows"])
     if "sweep" in s:
         readings["fig_sweep"] = _reading_sweep(s["sweep"]["rows"])
-    for prefix, title in FIGURES:
-        for f in sorted(
-            p for p in figures if Path(p).name.startswith(prefix) and p.endswith(".png")
-        ):
-            rel = Path(f).resolve().relative_to(root.resolve())
-            name = Path(f).stem
-            out += [
-                f"### {title}"
-                + (f" ({name.removeprefix(prefix)})" if prefix.endswith("_") else ""),
-                "",
-                f"![{title}]({rel.as_posix()})",
-                "",
-            ]
-            if name in readings:
-                out += [readings[name], ""]
+    for title, name, path in figures:
+        rel = Path(path).resolve().relative_to(root.resolve())
+        out += [f"### {title}", "", f"![{title}]({rel.as_posix()})", ""]
+        if name in readings:
+            out += [readings[name], ""]
     return "\n".join(out)
 
 

@@ -1,11 +1,10 @@
 rule regimes:
     input:
-        code=src("analysis", "regimes", "theory", "atomic", "stages/analyze"),
-        mc="results/mc/{scenario}.nc",
-        grid="results/grids/tasks.nc",
+        code=code("regimes"),
+        mc=registry.MC,
+        grid=out("characterize")["grid"],
     output:
-        table="results/regimes/{scenario}.csv",
-        part="results/parts/regimes_{scenario}.json",
+        **out("regimes"),
     log:
         "results/logs/regimes/{scenario}.log",
     benchmark:
@@ -20,12 +19,10 @@ rule regimes:
 
 rule sweep:
     input:
-        code=src("analysis", "regimes", "theory", "atomic", "stages/analyze"),
+        code=code("sweep"),
         mc=sweep_files(),
     output:
-        table="results/regimes/sweep.csv",
-        points="results/regimes/deviation_points.csv",
-        part="results/parts/sweep.json",
+        **out("sweep"),
     log:
         "results/logs/regimes/sweep.log",
     benchmark:
@@ -33,7 +30,6 @@ rule sweep:
     conda:
         "../envs/energy-routing.yaml"
     params:
-        cfg=stage_config("regimes"),
-        names=list(SWEEP),
+        cfg=stage_config("sweep"),
     script:
         "../scripts/sweep.py"

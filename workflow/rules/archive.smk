@@ -1,6 +1,6 @@
 rule archive:
     input:
-        code=src("archive", "provenance", "atomic"),
+        code=code("archive"),
         results=archived_outputs(),
     output:
         ARCHIVE,

@@ -1,20 +1,8 @@
 rule characterize:
     input:
-        code=src(
-            "grids",
-            "hardware",
-            "capability",
-            "ds3",
-            "atomic",
-            "mcio",
-            "stages/characterize",
-        ),
+        code=code("characterize"),
     output:
-        models="results/tables/models.csv",
-        tasks="results/tables/tasks.csv",
-        grid="results/grids/tasks.nc",
-        fine="results/grids/difficulty.nc",
-        part="results/parts/grid.json",
+        **out("characterize"),
     log:
         "results/logs/characterize.log",
     benchmark:
@@ -22,6 +10,6 @@ rule characterize:
     conda:
         "../envs/energy-routing.yaml"
     params:
-        cfg=stage_config("grid"),
+        cfg=stage_config("characterize"),
     script:
         "../scripts/characterize.py"

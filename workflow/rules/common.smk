@@ -1,9 +1,15 @@
 import json
+import sys
 from pathlib import Path
+
+# The workflow runs its own copy of the package, as its scripts do (not whichever one is
+# installed), so that the code a rule depends on is the code it runs.
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from energy_routing import config as er_config
 from energy_routing import grids as er_grids
 from energy_routing import archive as er_archive
+from energy_routing.stages import registry
 
 # Validate (and fill in defaults) before any job is planned: a bad key fails here,
 # naming the key and what is allowed.
@@ -14,39 +20,23 @@ try:
 except er_config.ConfigError as err:
     raise WorkflowError(f"invalid configuration: {err}") from None
 
-# The config sections each stage reads. A rule passes exactly these, as a sorted JSON
-# string, in its params: a change elsewhere in the config does not rerun it, and the
-# string compares equal from run to run.
-STAGE_KEYS = {
-    "grid": [
-        "hardware",
-        "models",
-        "chinchilla",
-        "sigmoid_steepness",
-        "ds3",
-        "tasks",
-        "dispatch_latency_s",
-        "arrival_rate",
-        "dt_s",
-        "harvest",
-        "fine_grid",
-    ],
-    "figures": ["figures"],
-    "regimes": ["regimes", "reserve_quantiles"],
-}
+
+def stage_config(stage, **extra):
+    """The config keys a stage reads (the registry's list), as canonical JSON: a change
+    elsewhere in the config does not rerun it, and the string compares equal from run to
+    run."""
+    return registry.stage_config(CONFIG, stage, **extra)
 
 
-def stage_config(stage):
-    """The config sections of one stage as a canonical JSON string."""
-    return json.dumps({k: CONFIG[k] for k in STAGE_KEYS[stage]}, sort_keys=True)
+def code(stage):
+    """The package modules a stage imports (transitively), as inputs: editing one reruns
+    the rule (Snakemake's code trigger sees only the script, not what it imports)."""
+    return [str(p) for p in registry.code_modules(stage)]
 
 
-def src(*modules):
-    """Package modules a rule depends on, listed as inputs so that editing one reruns
-    the rule (Snakemake's code trigger sees only the script, not what it imports). The
-    stage harness (logging, errors) is shared by every rule."""
-    names = [*modules, "stages/__init__", "errors"]
-    return [str(SRC_DIR / f"{m}.py") for m in names]
+def out(stage):
+    """A stage's named outputs, from the registry."""
+    return registry.STAGES[stage].outputs
 
 
 SCENARIOS = er_config.scenarios(CONFIG)
@@ -80,16 +70,8 @@ def shard_config(wildcards):
     size, the thread count and the other routing errors do not, so changing them keeps
     the shards already computed."""
     sc = SCENARIOS[wildcards.scenario]
-    return json.dumps(
-        {
-            "montecarlo": {
-                k: MC[k] for k in ("seed", "t_min", "checkpoints", "chunk_slots")
-            },
-            "scenario": {"provisioning": sc["provisioning"], "t_max": sc["t_max"]},
-            "arrival_rate": CONFIG["arrival_rate"],
-            "harvest": CONFIG["harvest"],
-        },
-        sort_keys=True,
+    return stage_config(
+        "mc_shard", scenario={"provisioning": sc["provisioning"], "t_max": sc["t_max"]}
     )
 
 
@@ -116,8 +98,9 @@ def merge_mem_mb(wildcards):
     return merge_memory_mb(sc["trials"], len(sc["routing_errors"]), MC["checkpoints"])
 
 
-SRC_DIR = Path(workflow.basedir) / "src" / "energy_routing"
 FIG_FORMATS = CONFIG["figures"]["formats"]
+SWEEP = [name for name in SCENARIOS if name.startswith("sweep_")]
+NAMED = [name for name in SCENARIOS if not name.startswith("sweep_")]
 
 
 def figure_stem(wildcards, output):
@@ -129,58 +112,63 @@ def figure_files(stem):
     return expand("results/figures/{stem}.{fmt}", stem=stem, fmt=FIG_FORMATS)
 
 
-SWEEP = [name for name in SCENARIOS if name.startswith("sweep_")]
-NAMED = [name for name in SCENARIOS if not name.startswith("sweep_")]
+def figure_inputs(fig):
+    """A figure's inputs by keyword, with ``{sweep}`` expanded over the sweep scenarios;
+    its sweep-only inputs when the sweep runs."""
+    items = dict(fig.inputs, **(fig.sweep_inputs if SWEEP else {}))
+    return {
+        k: expand(v, sweep=SWEEP) if "{sweep}" in v else v for k, v in items.items()
+    }
+
+
+def figure_outputs(fig):
+    """Every file a figure writes, for ``rule all`` (none for the sweep without one)."""
+    if fig.scope == "scenario":
+        return [f for n in NAMED for f in figure_files(fig.filename_stem(n))]
+    if fig.scope == "sweep" and not SWEEP:
+        return []
+    return figure_files(fig.stem)
 
 
 def sweep_files():
     return [f"results/mc/{name}.nc" for name in SWEEP]
 
 
-def deviation_points_input():
-    """Fig. 2 gets Monte Carlo points when the sweep runs."""
-    return ["results/regimes/deviation_points.csv"] if SWEEP else []
-
-
 def summary_parts():
     """The JSON parts merged into results/summary.json, by key."""
-    parts = {"grid": "results/parts/grid.json"}
-    parts.update({f"regimes_{n}": f"results/parts/regimes_{n}.json" for n in NAMED})
+    parts = {"grid": out("characterize")["part"]}
+    part = out("regimes")["part"]
+    parts.update({f"regimes_{n}": part.format(scenario=n) for n in NAMED})
     if SWEEP:
-        parts["sweep"] = "results/parts/sweep.json"
+        parts["sweep"] = out("sweep")["part"]
     return parts
 
 
 def archived_outputs():
     """What `snakemake archive` packs: the final outputs and the data behind them."""
     data = [
-        "results/grids/tasks.nc",
-        "results/grids/difficulty.nc",
-        *[f"results/mc/{name}.nc" for name in SCENARIOS],
-        *[f"results/regimes/{name}.csv" for name in NAMED],
+        out("characterize")["grid"],
+        out("characterize")["fine"],
+        *[registry.MC.format(scenario=name) for name in SCENARIOS],
     ]
     if SWEEP:
-        data += ["results/regimes/sweep.csv", "results/regimes/deviation_points.csv"]
+        data += [out("sweep")["table"], out("sweep")["points"]]
     return final_outputs() + [f for f in data if f not in final_outputs()]
 
 
+def figure_outputs_all():
+    return [f for fig in registry.FIGURES for f in figure_outputs(fig)]
+
+
 def final_outputs():
-    out = [
-        "results/summary.json",
-        "results/report.html",
-        "results/report.md",
-        "results/tables/models.csv",
-        "results/tables/tasks.csv",
-        *figure_files("fig3_costs"),
-        *figure_files("fig2_deviation"),
+    return [
+        out("summary")["summary"],
+        *out("report").values(),
+        out("characterize")["models"],
+        out("characterize")["tasks"],
+        *figure_outputs_all(),
+        *[out("regimes")["table"].format(scenario=n) for n in NAMED],
     ]
-    for name in NAMED:
-        out += figure_files(f"fig4_growth_{name}")
-        out += figure_files(f"fig_distribution_{name}")
-        out.append(f"results/regimes/{name}.csv")
-    if SWEEP:
-        out += figure_files("fig_sweep")
-    return out
 
 
 # Everything but the Monte Carlo shards is light: on a cluster it runs where Snakemake runs.

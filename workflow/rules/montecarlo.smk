@@ -7,10 +7,10 @@ wildcard_constraints:
 
 rule mc_shard:
     input:
-        code=src("montecarlo", "mcio", "grids", "atomic", "stages/simulate"),
-        grid="results/grids/tasks.nc",
+        code=code("mc_shard"),
+        grid=out("characterize")["grid"],
     output:
-        "results/mc/shards/{scenario}/eps{eps}/trials{start}-{stop}.nc",
+        **out("mc_shard"),
     log:
         "results/logs/mc/{scenario}/eps{eps}/trials{start}-{stop}.log",
     benchmark:
@@ -30,10 +30,10 @@ rule mc_shard:
 
 rule mc_merge:
     input:
-        code=src("mcio", "atomic", "provenance", "stages/simulate"),
+        code=code("mc_merge"),
         shards=lambda w: shard_files(w.scenario),
     output:
-        "results/mc/{scenario}.nc",
+        **out("mc_merge"),
     log:
         "results/logs/mc/{scenario}/merge.log",
     benchmark:

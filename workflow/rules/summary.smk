@@ -1,9 +1,9 @@
 rule summary:
     input:
         **summary_parts(),
-        code=src("atomic", "stages/publish"),
+        code=code("summary"),
     output:
-        "results/summary.json",
+        **out("summary"),
     log:
         "results/logs/summary.log",
     benchmark:
@@ -16,14 +16,13 @@ rule summary:
 
 rule report:
     input:
-        code=src("report", "atomic", "stages/publish"),
-        summary="results/summary.json",
-        models="results/tables/models.csv",
-        tasks="results/tables/tasks.csv",
-        figures=[f for f in final_outputs() if f.startswith("results/figures/")],
+        code=code("report"),
+        summary=out("summary")["summary"],
+        models=out("characterize")["models"],
+        tasks=out("characterize")["tasks"],
+        figures=figure_outputs_all(),
     output:
-        html="results/report.html",
-        md="results/report.md",
+        **out("report"),
     log:
         "results/logs/report.log",
     benchmark:

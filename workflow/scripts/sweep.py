@@ -10,7 +10,7 @@ from energy_routing.stages import analyze
 with stages.logged(snakemake.log[0]):
     analyze.sweep(
         json.loads(snakemake.params.cfg),
-        mc_ncs=dict(zip(snakemake.params.names, snakemake.input.mc, strict=True)),
+        mc_ncs=list(snakemake.input.mc),
         out_csv=snakemake.output.table,
         points_csv=snakemake.output.points,
         part_json=snakemake.output.part,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-from energy_routing import analysis, theory
+from energy_routing import analysis
 from energy_routing.atomic import atomic_output, write_json
 from energy_routing.stages import load_dataset
 
@@ -20,6 +21,7 @@ def regimes(cfg: dict, *, mc_nc, grid_nc, out_csv, part_json) -> None:
         min_points=r["min_points"],
         fit_from_T=analysis.fit_window(r["fit_from_T"], service),
         quantiles=cfg["reserve_quantiles"],
+        modes=cfg["consumption"],
     )
     with atomic_output(out_csv) as tmp:
         table.to_csv(tmp, index=False)
@@ -61,22 +63,24 @@ def _records(df) -> list[dict]:
     return json.loads(df.to_json(orient="records"))
 
 
-def sweep(cfg: dict, *, mc_ncs: dict[str, str], out_csv, points_csv, part_json) -> None:
-    """Stage 4b: Theorem 2's three regimes from the provisioning sweep, and Fig. 2's points."""
+def sweep(cfg: dict, *, mc_ncs: list[str], out_csv, points_csv, part_json) -> None:
+    """Stage 4b: Theorem 2's three regimes from the provisioning sweep, and Fig. 2's points.
 
-    datasets = {name: load_dataset(path) for name, path in mc_ncs.items()}
-    table = analysis.sweep_table(datasets, slope_from_T=cfg["regimes"]["slope_from_T"])
-    points = analysis.deviation_points(datasets)
+    ``mc_ncs`` are the sweep scenarios' merged datasets, named by their file stems.
+    """
+    datasets = {Path(p).stem: load_dataset(p) for p in mc_ncs}
+    modes = cfg["consumption"]
+    table = analysis.sweep_table(datasets, slope_from_T=cfg["regimes"]["slope_from_T"], modes=modes)
+    points = analysis.deviation_points(datasets, modes=modes)
     with atomic_output(out_csv) as tmp:
         table.to_csv(tmp, index=False)
     with atomic_output(points_csv) as tmp:
         points.to_csv(tmp, index=False)
-    inside = (points["g"] - theory.deviation_g(points["r"])).abs() <= 2 * points["g_sem"]
     write_json(
         {
             "rows": _records(table),
             "deviation_points": len(points),
-            "deviation_points_within_2se": float(inside.mean()) if len(points) else None,
+            "deviation_points_within_2se": analysis.agreement_by_mode(points),
         },
         part_json,
     )

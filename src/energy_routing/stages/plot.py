@@ -1,6 +1,13 @@
-"""Figures from the grids, the Monte Carlo datasets and the fitted tables."""
+"""Figures from the grids, the Monte Carlo datasets and the fitted tables.
+
+Each ``figure_*`` function is named by an entry of
+:data:`energy_routing.stages.registry.FIGURES` and called through :func:`draw` with the
+figure config, the analysed consumption modes, the output stem and the entry's inputs.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pandas as pd
 
@@ -8,39 +15,43 @@ from energy_routing import figures
 from energy_routing.stages import load_dataset
 
 
-def figure_costs(fig_cfg: dict, *, grid_nc, fine_nc, stem) -> None:
-    """Fig. 3 from the two grids."""
+def draw(plot: str, cfg: dict, *, stem, **inputs) -> None:
+    """Draw the registry's figure function ``plot`` and save it under ``stem``.
 
+    ``cfg`` holds the ``figures`` section and the ``consumption`` modes to show.
+    """
+    fig_cfg = cfg["figures"]
     figures.apply_style(fig_cfg)
-    fig = figures.fig_costs(load_dataset(fine_nc), load_dataset(grid_nc))
+    fig = globals()[plot](tuple(cfg["consumption"]), **inputs)
     figures.save(fig, stem, fig_cfg)
 
 
-def figure_deviation(fig_cfg: dict, *, stem, mc_points_csv=None) -> None:
+def _datasets(paths) -> dict:
+    """Datasets by scenario name (the file stem), in the given order."""
+    return {Path(p).stem: load_dataset(p) for p in paths}
+
+
+def figure_costs(modes, *, grid_nc, fine_nc):
+    """Fig. 3 from the two grids (the consumption mode plays no part)."""
+    return figures.fig_costs(load_dataset(fine_nc), load_dataset(grid_nc))
+
+
+def figure_deviation(modes, *, mc_points_csv=None):
     """Fig. 2 from the closed form, with Monte Carlo points when given."""
-
-    figures.apply_style(fig_cfg)
     points = pd.read_csv(mc_points_csv) if mc_points_csv else None
-    figures.save(figures.fig_deviation(points), stem, fig_cfg)
+    return figures.fig_deviation(points, modes)
 
 
-def figure_growth(fig_cfg: dict, *, mc_nc, regimes_csv, stem) -> None:
-    """Fig. 4 and the distribution of D_T at T_max, from one scenario."""
-
-    figures.apply_style(fig_cfg)
-    ds, fits = load_dataset(mc_nc), pd.read_csv(regimes_csv)
-    figures.save(figures.fig_deficit_growth(ds, fits), stem, fig_cfg)
+def figure_growth(modes, *, mc_nc, regimes_csv):
+    """Fig. 4 of one scenario, one panel per consumption mode."""
+    return figures.fig_deficit_growth(load_dataset(mc_nc), pd.read_csv(regimes_csv), modes)
 
 
-def figure_distribution(fig_cfg: dict, *, mc_nc, stem) -> None:
+def figure_distribution(modes, *, mc_nc):
     """The distribution of D_T across trials at T_max against the closed-form CDF."""
-    figures.apply_style(fig_cfg)
-    figures.save(figures.fig_distribution(load_dataset(mc_nc)), stem, fig_cfg)
+    return figures.fig_distribution(load_dataset(mc_nc), modes)
 
 
-def figure_sweep(fig_cfg: dict, *, mc_ncs: dict[str, str], sweep_csv, stem) -> None:
+def figure_sweep(modes, *, mc_ncs, sweep_csv):
     """The regime sweep figure."""
-
-    figures.apply_style(fig_cfg)
-    datasets = {name: load_dataset(path) for name, path in mc_ncs.items()}
-    figures.save(figures.fig_sweep(datasets, pd.read_csv(sweep_csv)), stem, fig_cfg)
+    return figures.fig_sweep(_datasets(mc_ncs), pd.read_csv(sweep_csv), modes)

@@ -9,6 +9,7 @@ import pandas as pd
 
 from energy_routing import report as rep
 from energy_routing.atomic import atomic_output, write_json
+from energy_routing.stages import registry
 
 
 def summary(parts: dict[str, str], out) -> None:
@@ -23,6 +24,20 @@ def summary(parts: dict[str, str], out) -> None:
     write_json(merged, out)
 
 
+def report_figures(paths: list[str]) -> list[tuple[str, str, str]]:
+    """``(title, stem, png)`` for the PNG figures among ``paths``, in the registry's order;
+    a per-scenario figure's title names its scenario."""
+    pngs = {Path(p).stem: p for p in paths if p.endswith(".png")}
+    out = []
+    for fig in registry.FIGURES:
+        for stem in sorted(pngs):
+            if stem == fig.stem:
+                out.append((fig.title, stem, pngs[stem]))
+            elif fig.scope == "scenario" and stem.startswith(fig.stem + "_"):
+                out.append((f"{fig.title} ({stem.removeprefix(fig.stem + '_')})", stem, pngs[stem]))
+    return out
+
+
 def report(*, summary_json, models_csv, tasks_csv, figures: list[str], html, md) -> None:
     """Stage 5: the Markdown report and its self-contained HTML twin."""
 
@@ -31,10 +46,11 @@ def report(*, summary_json, models_csv, tasks_csv, figures: list[str], html, md)
         json.loads(Path(summary_json).read_text()),
         pd.read_csv(models_csv),
         pd.read_csv(tasks_csv),
-        figures,
+        report_figures(figures),
         root,
     )
     with atomic_output(md) as tmp:
         tmp.write_text(text)
     with atomic_output(html) as tmp:
         tmp.write_text(rep.to_html(text, root))
+

@@ -8,8 +8,9 @@ from energy_routing import stages
 from energy_routing.stages import plot
 
 with stages.logged(snakemake.log[0]):
-    plot.figure_deviation(
-        json.loads(snakemake.params.cfg)["figures"],
+    plot.draw(
+        snakemake.params.plot,
+        json.loads(snakemake.params.cfg),
         stem=snakemake.params.stem,
-        mc_points_csv=snakemake.input.points[0] if snakemake.input.points else None,
+        **{k: v for k, v in snakemake.input.items() if k != "code"},
     )

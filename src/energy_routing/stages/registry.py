@@ -1,0 +1,311 @@
+"""The pipeline's stages and figures in one table.
+
+This module is the single home of what the workflow needs to know about each stage: the
+stage module its script calls, the config sections it reads, the files it writes, and for
+every figure its stem, title, report category and inputs. The Snakemake rules, ``rule all``,
+the report and the README generator all derive from it, so adding a figure means one entry
+here, one plotting function in :mod:`energy_routing.stages.plot` (called by its name) and
+one caption file ``workflow/report/<stem>.rst``.
+
+The code a rule depends on is not listed by hand: :func:`code_modules` follows the stage
+module's imports (transitively, within the package), so a rule reruns exactly when code it
+runs changes.
+
+Examples
+--------
+>>> STAGES["regimes"].module
+'energy_routing.stages.analyze'
+>>> [f.stem for f in FIGURES if f.scope == "scenario"]
+['fig4_growth', 'fig_distribution']
+>>> stage_config({"figures": {"dpi": 150}, "consumption": ["lumped"], "x": 1}, "figures")
+'{"consumption": ["lumped"], "figures": {"dpi": 150}}'
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PACKAGE = "energy_routing"
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+
+#: Config sections that shape the per-task grid (docs/model.md §1-5).
+GRID_KEYS = (
+    "hardware",
+    "models",
+    "chinchilla",
+    "sigmoid_steepness",
+    "ds3",
+    "tasks",
+    "dispatch_latency_s",
+    "arrival_rate",
+    "dt_s",
+    "harvest",
+    "fine_grid",
+)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One kind of job of the workflow.
+
+    Parameters
+    ----------
+    module : str
+        The module of :mod:`energy_routing.stages` whose function the rule's script calls.
+    config : tuple of str
+        Config keys the stage reads, as dotted paths (``"montecarlo.seed"``); a rule gets
+        exactly these in its params (:func:`stage_config`), so other edits do not rerun it.
+    outputs : mapping of str to str
+        Named output paths, with Snakemake wildcards.
+    """
+
+    module: str
+    config: tuple[str, ...] = ()
+    outputs: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One figure of the pipeline.
+
+    Parameters
+    ----------
+    stem : str
+        File stem under ``results/figures``; per-scenario figures append ``_<scenario>``.
+        Also the name of the rule (``fig_*``) is derived from it, and the caption lives in
+        ``workflow/report/<stem>.rst``.
+    rule : str
+        The Snakemake rule that draws it.
+    plot : str
+        Name of the function in :mod:`energy_routing.stages.plot` that draws it; it takes
+        the figure config, the analysed consumption modes, ``stem`` and the inputs below as
+        keyword arguments.
+    title : str
+        Heading in the reports.
+    category : str
+        Category in ``snakemake --report``.
+    scope : str
+        ``"once"`` (one figure), ``"scenario"`` (one per named scenario) or ``"sweep"``
+        (one, only when the provisioning sweep runs).
+    inputs : mapping of str to str
+        Keyword argument -> path pattern. ``{scenario}`` is the figure's scenario;
+        ``{sweep}`` expands to the list of sweep scenarios.
+    sweep_inputs : mapping of str to str
+        Inputs used only when the sweep runs (e.g. Monte Carlo points on a closed form).
+    readme : bool
+        Whether the README shows it (for the default scenario ``fig4``).
+    """
+
+    stem: str
+    rule: str
+    plot: str
+    title: str
+    category: str
+    scope: str = "once"
+    inputs: Mapping[str, str] = field(default_factory=dict)
+    sweep_inputs: Mapping[str, str] = field(default_factory=dict)
+    readme: bool = True
+
+    def filename_stem(self, scenario: str | None = None) -> str:
+        """``fig4_growth_<scenario>`` for per-scenario figures, else the stem."""
+        return f"{self.stem}_{scenario}" if self.scope == "scenario" else self.stem
+
+
+MC = "results/mc/{scenario}.nc"
+SWEEP_MC = "results/mc/{sweep}.nc"
+GRID = "results/grids/tasks.nc"
+FINE = "results/grids/difficulty.nc"
+
+STAGES: dict[str, Stage] = {
+    "characterize": Stage(
+        "energy_routing.stages.characterize",
+        GRID_KEYS,
+        {
+            "models": "results/tables/models.csv",
+            "tasks": "results/tables/tasks.csv",
+            "grid": GRID,
+            "fine": FINE,
+            "part": "results/parts/grid.json",
+        },
+    ),
+    "mc_shard": Stage(
+        "energy_routing.stages.simulate",
+        (
+            "montecarlo.seed",
+            "montecarlo.t_min",
+            "montecarlo.checkpoints",
+            "montecarlo.chunk_slots",
+            "arrival_rate",
+            "harvest",
+        ),
+        {"shard": "results/mc/shards/{scenario}/eps{eps}/trials{start}-{stop}.nc"},
+    ),
+    "mc_merge": Stage("energy_routing.stages.simulate", (), {"merged": MC}),
+    "regimes": Stage(
+        "energy_routing.stages.analyze",
+        ("regimes", "reserve_quantiles", "consumption"),
+        {
+            "table": "results/regimes/{scenario}.csv",
+            "part": "results/parts/regimes_{scenario}.json",
+        },
+    ),
+    "sweep": Stage(
+        "energy_routing.stages.analyze",
+        ("regimes", "consumption"),
+        {
+            "table": "results/regimes/sweep.csv",
+            "points": "results/regimes/deviation_points.csv",
+            "part": "results/parts/sweep.json",
+        },
+    ),
+    "figures": Stage("energy_routing.stages.plot", ("figures", "consumption")),
+    "summary": Stage("energy_routing.stages.publish", (), {"summary": "results/summary.json"}),
+    "report": Stage(
+        "energy_routing.stages.publish",
+        (),
+        {"html": "results/report.html", "md": "results/report.md"},
+    ),
+    "archive": Stage("energy_routing.stages.archive"),
+}
+
+FIGURES: tuple[Figure, ...] = (
+    Figure(
+        "fig3_costs",
+        "fig_costs",
+        "figure_costs",
+        "Fig. 3: energy and latency per task",
+        "1. Models and tasks",
+        inputs={"grid_nc": GRID, "fine_nc": FINE},
+    ),
+    Figure(
+        "fig2_deviation",
+        "fig_deviation",
+        "figure_deviation",
+        "Fig. 2: deviation from drift-only scaling",
+        "2. Theory",
+        sweep_inputs={"mc_points_csv": "results/regimes/deviation_points.csv"},
+    ),
+    Figure(
+        "fig4_growth",
+        "fig_growth",
+        "figure_growth",
+        "Fig. 4: auxiliary energy against horizon",
+        "3. Monte Carlo",
+        scope="scenario",
+        inputs={"mc_nc": MC, "regimes_csv": "results/regimes/{scenario}.csv"},
+    ),
+    Figure(
+        "fig_distribution",
+        "fig_distribution",
+        "figure_distribution",
+        "Distribution of D_T at the horizon",
+        "3. Monte Carlo",
+        scope="scenario",
+        inputs={"mc_nc": MC},
+    ),
+    Figure(
+        "fig_sweep",
+        "fig_sweep",
+        "figure_sweep",
+        "Provisioning sweep: the three regimes",
+        "4. Provisioning sweep",
+        scope="sweep",
+        inputs={"mc_ncs": SWEEP_MC, "sweep_csv": "results/regimes/sweep.csv"},
+    ),
+)
+
+
+def figure(rule: str) -> Figure:
+    """The figure a ``fig_*`` rule draws."""
+    (fig,) = [f for f in FIGURES if f.rule == rule]
+    return fig
+
+
+def _lookup(cfg: Mapping, dotted: str):
+    node = cfg
+    for part in dotted.split("."):
+        node = node[part]
+    return node
+
+
+def stage_config(cfg: Mapping, stage: str, **extra) -> str:
+    """The config keys a stage reads, as canonical (sorted) JSON.
+
+    Dotted keys keep their nesting (``montecarlo.seed`` -> ``{"montecarlo": {"seed": ..}}``);
+    ``extra`` sections are added as given. The string compares equal from run to run, so
+    Snakemake's params trigger reruns a stage only when what it reads changes.
+    """
+    out: dict = {}
+    for dotted in STAGES[stage].config:
+        *head, last = dotted.split(".")
+        node = out
+        for part in head:
+            node = node.setdefault(part, {})
+        node[last] = _lookup(cfg, dotted)
+    out.update(extra)
+    return json.dumps(out, sort_keys=True)
+
+
+def _module_file(name: str) -> Path | None:
+    """The source file of a package module, or None outside the package."""
+    if name != PACKAGE and not name.startswith(PACKAGE + "."):
+        return None
+    if name == PACKAGE:
+        return PACKAGE_DIR / "__init__.py"
+    rel = Path(*name.split(".")[1:])
+    for path in (PACKAGE_DIR / rel / "__init__.py", PACKAGE_DIR / rel.with_suffix(".py")):
+        if path.is_file():
+            return path
+    return None
+
+
+def _imports(name: str) -> set[str]:
+    """Package modules that module ``name`` imports directly, at any depth of its code."""
+    path = _module_file(name)
+    is_pkg = path is not None and path.name == "__init__.py"
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = name if is_pkg else name.rpartition(".")[0]
+                for _ in range(node.level - 1):
+                    anchor = anchor.rpartition(".")[0]
+                base = f"{anchor}.{base}" if base else anchor
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return {m for m in found if _module_file(m) is not None}
+
+
+def _with_parents(name: str) -> set[str]:
+    """A module and the packages above it (importing it runs their ``__init__``)."""
+    parts = name.split(".")
+    return {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
+
+
+def module_closure(module: str) -> list[str]:
+    """Every package module that importing ``module`` loads, sorted (found statically)."""
+    seen: set[str] = set()
+    todo = [module]
+    while todo:
+        for m in _with_parents(todo.pop()):
+            if m not in seen and _module_file(m) is not None:
+                seen.add(m)
+                todo.extend(_imports(m))
+    return sorted(seen)
+
+
+def code_modules(stage: str) -> list[Path]:
+    """Source files a stage's rule depends on: its module's import closure."""
+    return [_module_file(m) for m in module_closure(STAGES[stage].module)]
+
+
+def caption_file(fig: Figure) -> str:
+    """The caption's path, relative to ``workflow/rules`` (as ``report()`` wants it)."""
+    return f"../report/{fig.stem}.rst"
