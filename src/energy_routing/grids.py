@@ -4,6 +4,13 @@
 budget, an energy and a latency. :func:`task_grid` adds the deadlines, the feasible set,
 the arrival-feasible minimum energy e_LB and its model, and the per-slot energy profiles;
 :func:`difficulty_grid` evaluates the same costs on a dense difficulty axis for Fig. 3.
+
+Every variable carries ``units`` (UDUNITS syntax, as CF-1.11 §3.1 asks) and a
+``long_name``; each dataset has a ``title``. Nats are a logarithmic measure, dimensionless,
+so difficulty and loss [nats/token] have units ``1``, as do counts (tokens, attempts,
+slots); the ``long_name`` says "nats per token" or what is counted. Energy "per slot" is
+the energy of one slot of ``dt_s`` seconds, units ``J`` (and ``J2`` for its variance), the
+values being per slot, not per second (see :mod:`energy_routing.mcio`).
 """
 
 from __future__ import annotations
@@ -24,17 +31,20 @@ from energy_routing.hardware import (
 )
 
 _ATTRS = {
-    "difficulty": ("nats/token", "task difficulty l (lower is harder)"),
+    "task": (None, "task type"),
+    "model": (None, "hosted model"),
+    "slot": ("1", "slot of service j (1-based), ((j - 1) dt, j dt] after the service starts"),
+    "difficulty": ("1", "task difficulty l in nats per token (lower is harder)"),
     "deadline_s": ("s", "relative deadline after arrival"),
     "mix": ("1", "probability of the task type in the arrival mix"),
     "params": ("1", "model parameters N_m"),
-    "loss": ("nats/token", "model loss L(N_m) on the compute-optimal frontier"),
+    "loss": ("1", "model loss L(N_m) on the compute-optimal frontier, in nats per token"),
     "skill_prob": ("1", "success probability of one skill attempt p_m(l)"),
     "attempts": ("1", "minimum skill attempts k*"),
-    "tokens": ("tokens", "minimum token budget n* = omega k*"),
+    "tokens": ("1", "minimum token budget n* = omega k* (number of tokens)"),
     "energy_J": ("J", "energy of the task served by the model, E_m(n*)"),
     "latency_s": ("s", "completion time of the task served by the model, T_m(n*)"),
-    "service_slots": ("slots", "slots in service, ceil(T_m(n*) / dt)"),
+    "service_slots": ("1", "number of slots in service, ceil(T_m(n*) / dt)"),
     "feasible": ("1", "model meets the deadline when dispatched at arrival"),
     "profile_J": ("J", "energy drawn in each slot of service"),
     "e_lb_J": ("J", "arrival-feasible minimum energy e_LB"),
@@ -46,7 +56,10 @@ _ATTRS = {
 def _label(ds: xr.Dataset) -> xr.Dataset:
     for name, var in ds.variables.items():
         if name in _ATTRS:
-            var.attrs.update(units=_ATTRS[name][0], long_name=_ATTRS[name][1])
+            units, long_name = _ATTRS[name]
+            var.attrs["long_name"] = long_name
+            if units is not None:  # names (strings) have no units
+                var.attrs["units"] = units
     return ds
 
 
@@ -238,12 +251,18 @@ def task_grid(cfg: dict) -> xr.Dataset:
         consumption_var_J2_per_slot=((), lam * float(mix @ e_lb**2)),
     ).assign_coords(slot=np.arange(1, profile.shape[-1] + 1))
     ds["c_lb_J_per_slot"].attrs.update(
-        units="J/slot", long_name="lower-bound consumption per slot C_LB = lambda E[e_LB]"
+        units="J", long_name="lower-bound consumption per slot C_LB = lambda E[e_LB]"
     )
     ds["consumption_var_J2_per_slot"].attrs.update(
-        units="J^2/slot", long_name="variance of lumped consumption per slot lambda E[e_LB^2]"
+        units="J2",
+        long_name="variance of lumped consumption per slot lambda E[e_LB^2] (J^2 per slot)",
     )
-    ds.attrs.update(arrival_rate_per_slot=lam, dt_s=dt)
+    ds.attrs.update(
+        title="energy-routing task grid: budgets, energy, latency, feasibility, e_LB and "
+        "per-slot energy profiles of each task type and model",
+        arrival_rate_per_slot=lam,
+        dt_s=dt,
+    )
     return _label(ds)
 
 
@@ -299,6 +318,10 @@ def difficulty_grid(cfg: dict) -> xr.Dataset:
     ds = task_costs(difficulty, cfg)
     best = ds["energy_J"].argmin("model")
     ds = ds.assign(min_energy_model=("task", ds.model.values[best.to_numpy()]))
+    ds.attrs["title"] = (
+        "energy-routing difficulty grid: budgets, energy and latency of each model on a "
+        "dense difficulty axis (Fig. 3)"
+    )
     return _label(ds)
 
 
