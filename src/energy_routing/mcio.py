@@ -10,6 +10,40 @@ Every shard carries a SHA-256 digest of its data in the attribute ``data_sha256`
 :class:`CorruptShardError` naming the file. The digest is removed from the attributes once
 verified (it describes a file, not the data set), so datasets built from different
 shardings of the same trials compare identical. No wall-clock timestamps are stored.
+
+Units and CF conventions
+------------------------
+The files follow CF-1.11 (checked by ``tests/test_cf.py`` with the IOOS compliance
+checker): global ``Conventions``, ``title``, ``institution``, ``source``, ``references``
+and a timestamp-free ``history`` (:func:`energy_routing.provenance.cf_global_attrs`);
+``units`` in UDUNITS syntax and a ``long_name`` on every variable; no ``_FillValue`` on
+coordinates or on variables without missing values (:func:`write_netcdf_atomic`).
+
+The model runs in discrete time: one step is a slot of ``dt_s`` seconds (docs/model.md
+§6). A quantity "per slot" is a quantity per step, and a step count has unit 1, so
+
+* drift per slot mu, realised drift B_T / T: ``J`` (energy gained in one slot);
+* variance of the per-slot increment: ``J2`` (J^2); volatility sigma "per square root
+  of a slot" (the standard deviation of one slot's increment): ``J``;
+* counts (tasks, trials, slots): ``1``.
+
+The ``long_name`` keeps the "per slot" reading. Watts would need the values divided by
+``dt_s``, which would change the numbers whenever ``dt_s != 1``; the values stay in the
+units the engine and the analysis use.
+
+The ``time`` coordinate holds the checkpoint t in slots (int64); the analysis reads it as
+T in slots, so its values never change. CF identifies a coordinate named ``time`` as a
+time coordinate (§4.4), which needs ``<unit> since <reference>`` units, a calendar and
+``standard_name = "time"`` (§5.1). Given the slot length (``dt_s`` of
+:func:`result_to_dataset`) the coordinate gets exactly that: units
+``"s since 1970-01-01 00:00:00"`` when a slot lasts 1 s, else ``"<dt_s> s since ..."``
+(a valid UDUNITS unit, so the values stay slot counts), calendar ``proleptic_gregorian``,
+``axis = "T"``; the reference date only marks the start of the simulation (t = 0) and has
+no meaning of its own. xarray decodes such a coordinate to datetimes unless the file is
+opened with ``decode_times=False``, as :func:`open_checked` does; readers that need T in
+slots must do the same. Without ``dt_s`` the slot length is unknown and ``time`` is
+labelled as a plain slot count (units ``1``), which is valid UDUNITS but not a CF time
+coordinate.
 """
 
 from __future__ import annotations
@@ -22,17 +56,21 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from energy_routing import __version__
 from energy_routing.atomic import atomic_output
 from energy_routing.errors import EnergyRoutingError
 from energy_routing.montecarlo import SimulationResult
+from energy_routing.provenance import cf_global_attrs
 
 __all__ = [
     "CHECKSUM_ATTR",
+    "TIME_REFERENCE",
     "CorruptShardError",
     "data_sha256",
     "merge_shards",
     "open_checked",
     "result_to_dataset",
+    "time_attrs",
     "write_netcdf_atomic",
 ]
 
@@ -40,6 +78,20 @@ __all__ = [
 CHECKSUM_ATTR = "data_sha256"
 
 _ENGINE_ATTRS = ("root_seed", "scenario_key", "chunk_slots")
+
+_TITLE = "energy-routing Monte Carlo: battery B_t, deficit D_t and auxiliary injection A_t"
+_HISTORY = (
+    f"energy-routing {__version__}: montecarlo.simulate (trials seeded by root_seed and "
+    "scenario_key), labelled by mcio.result_to_dataset"
+)
+_MERGED_TITLE = f"{_TITLE}, with the mean, std and sem of D_t over trials"
+_MERGE_HISTORY = (
+    f"energy-routing {__version__}: mcio.merge_shards (shards concatenated along trial and "
+    "routing_error; deficit_mean_J, deficit_std_J and deficit_sem_J added)"
+)
+
+#: Reference time of the ``time`` coordinate: the start of the simulation (t = 0).
+TIME_REFERENCE = "1970-01-01 00:00:00"
 
 
 class CorruptShardError(EnergyRoutingError):
@@ -50,6 +102,51 @@ def _attrs(units: str, long_name: str) -> dict[str, str]:
     return {"units": units, "long_name": long_name}
 
 
+def time_attrs(dt_s: float | None) -> dict[str, str]:
+    """Attributes of the ``time`` coordinate, whose values are checkpoints t [slot].
+
+    Parameters
+    ----------
+    dt_s : float or None
+        Length of one slot [s]. None: unknown, ``time`` is labelled as a slot count.
+
+    Returns
+    -------
+    dict of str
+        ``units``, ``long_name`` and, given ``dt_s``, the CF time-coordinate attributes
+        ``standard_name``, ``axis``, ``calendar``, ``units_metadata`` and ``comment``
+        (see the module docstring).
+
+    Examples
+    --------
+    >>> time_attrs(1.0)["units"]
+    's since 1970-01-01 00:00:00'
+    >>> time_attrs(0.5)["units"]
+    '0.5 s since 1970-01-01 00:00:00'
+    >>> time_attrs(None)["units"]
+    '1'
+    """
+    long_name = "checkpoint t (slots since the start, B_0 at t = 0)"
+    if dt_s is None:
+        return _attrs("1", long_name)
+    dt_s = float(dt_s)
+    if not (np.isfinite(dt_s) and dt_s > 0):
+        raise ValueError(f"dt_s: the slot length must be a positive number of seconds, not {dt_s}")
+    scale = "s" if dt_s == 1.0 else f"{dt_s!r} s"
+    return {
+        "units": f"{scale} since {TIME_REFERENCE}",
+        "long_name": long_name,
+        "standard_name": "time",
+        "axis": "T",
+        "calendar": "proleptic_gregorian",
+        "units_metadata": "leap_seconds: none",
+        "comment": (
+            f"values count slots of {dt_s!r} s; the reference date stands for the start of "
+            "the simulation (t = 0) and has no meaning of its own"
+        ),
+    }
+
+
 def result_to_dataset(
     result: SimulationResult,
     *,
@@ -57,6 +154,7 @@ def result_to_dataset(
     mu: float,
     sigma: float,
     attrs: Mapping[str, object],
+    dt_s: float | None = None,
 ) -> xr.Dataset:
     """Label one simulation's records as a dataset (docs/model.md §6-8).
 
@@ -73,7 +171,12 @@ def result_to_dataset(
     attrs : mapping
         Provenance (configuration, seeds, versions, git revision) to store as dataset
         attributes; values must be NetCDF-compatible (str, numbers, 1-D numeric arrays).
-        The engine's ``root_seed``, ``scenario_key`` and ``chunk_slots`` are added.
+        The engine's ``root_seed``, ``scenario_key`` and ``chunk_slots`` are added, and
+        the CF global attributes (``Conventions``, ``title``, ``history``, ...) unless
+        ``attrs`` sets them.
+    dt_s : float, optional
+        Length of one slot [s] (the grid's ``dt_s``). Given, ``time`` becomes a CF time
+        coordinate (see the module docstring); its values stay slot counts either way.
 
     Returns
     -------
@@ -85,7 +188,7 @@ def result_to_dataset(
         raise ValueError(
             f"routing_error: {routing_error!r} differs from the result's {result.routing_error!r}"
         )
-    merged_attrs = dict(attrs)
+    merged_attrs = {**cf_global_attrs(_HISTORY, title=_TITLE), **attrs}
     for name in _ENGINE_ATTRS:
         value = int(getattr(result, name))
         if name in merged_attrs and merged_attrs[name] != value:
@@ -110,11 +213,7 @@ def result_to_dataset(
             _attrs("1", "consumption model (lumped eq. 24 or distributed eq. 25)"),
         ),
         "trial": ("trial", result.trials.astype(np.int64), _attrs("1", "global trial index")),
-        "time": (
-            "time",
-            result.checkpoints.astype(np.int64),
-            _attrs("slot", "checkpoint t (slots since the start, B_0 at t = 0)"),
-        ),
+        "time": ("time", result.checkpoints.astype(np.int64), time_attrs(dt_s)),
         "task_type": ("task_type", np.arange(n_types, dtype=np.int64), _attrs("1", "task type i")),
         "model": ("model", np.arange(n_models, dtype=np.int64), _attrs("1", "hosted model m")),
     }
@@ -133,12 +232,14 @@ def result_to_dataset(
         "realised_drift_J_per_slot": (
             per_trial,
             result.realised_drift_J_per_slot[None],
-            _attrs("J/slot", "realised drift B_T / T"),
+            _attrs("J", "realised drift B_T / T (energy per slot)"),
         ),
         "increment_var_J2_per_slot": (
             per_trial,
             result.increment_var_J2_per_slot[None],
-            _attrs("J^2/slot", "sample variance of the increments R_t - C_t up to T"),
+            _attrs(
+                "J2", "sample variance of the per-slot increments R_t - C_t up to T (J^2 per slot)"
+            ),
         ),
         "task_count": (
             ("routing_error", "trial", "task_type", "model"),
@@ -148,12 +249,16 @@ def result_to_dataset(
         "mu_J_per_slot": (
             ("routing_error",),
             np.array([float(mu)]),
-            _attrs("J/slot", "analytic drift mu = R_bar - lambda E[e] (Lemma 2)"),
+            _attrs("J", "analytic drift per slot mu = R_bar - lambda E[e] (Lemma 2)"),
         ),
         "sigma_J_per_sqrt_slot": (
             ("routing_error",),
             np.array([float(sigma)]),
-            _attrs("J/slot^0.5", "analytic volatility sigma, sigma^2 = sigma_R^2 + lambda E[e^2]"),
+            _attrs(
+                "J",
+                "analytic volatility per square root of a slot sigma, "
+                "sigma^2 = sigma_R^2 + lambda E[e^2] (Lemma 2)",
+            ),
         ),
     }
     return xr.Dataset(data_vars=data_vars, coords=coords, attrs=merged_attrs)
@@ -198,6 +303,11 @@ def write_netcdf_atomic(ds: xr.Dataset, path: str | os.PathLike[str]) -> None:
     or holds the complete new file. The SHA-256 of the data is stored in the attribute
     ``data_sha256``.
 
+    Numeric data variables are compressed. No variable gets a ``_FillValue`` (CF-1.11
+    §2.5.1 forbids one on coordinates) except floating-point data variables that hold NaN,
+    which keep xarray's NaN fill value to mark them as missing. The values written are the
+    same either way.
+
     Parameters
     ----------
     ds : xarray.Dataset
@@ -207,13 +317,21 @@ def write_netcdf_atomic(ds: xr.Dataset, path: str | os.PathLike[str]) -> None:
     """
     out = ds.drop_encoding()
     out.attrs = {**ds.attrs, CHECKSUM_ATTR: data_sha256(ds)}
-    encoding = {
-        name: {"zlib": True, "complevel": 4, "shuffle": True}
-        for name, var in out.data_vars.items()
-        if var.dtype.kind in "biuf"
-    }
+    encoding = {name: _encoding(out, name) for name in out.variables}
     with atomic_output(path) as tmp:
         out.to_netcdf(tmp, mode="w", format="NETCDF4", engine="netcdf4", encoding=encoding)
+
+
+def _encoding(ds: xr.Dataset, name) -> dict:
+    """NetCDF encoding of one variable (see :func:`write_netcdf_atomic`)."""
+    var = ds.variables[name]
+    enc: dict = {}
+    if name in ds.data_vars and var.dtype.kind in "biuf":
+        enc.update(zlib=True, complevel=4, shuffle=True)
+    has_nan = var.dtype.kind in "fc" and bool(np.isnan(var.values).any())
+    if name in ds.coords or not has_nan:
+        enc["_FillValue"] = None
+    return enc
 
 
 def open_checked(path: str | os.PathLike[str]) -> xr.Dataset:
@@ -398,5 +516,11 @@ def merge_shards(paths: Iterable[str | os.PathLike[str]]) -> xr.Dataset:
         merged = _strict_concat(per_eps, "routing_error")
     except ValueError as exc:
         raise ValueError(f"merge_shards: shards disagree across routing errors: {exc}") from exc
-    merged.attrs = dict(shards[0][1].attrs)
+    attrs = dict(shards[0][1].attrs)
+    history = attrs.get("history")
+    attrs.update(
+        title=_MERGED_TITLE,
+        history=f"{history}\n{_MERGE_HISTORY}" if history else _MERGE_HISTORY,
+    )
+    merged.attrs = attrs
     return merged.assign(_deficit_summary(merged["deficit_J"]))
