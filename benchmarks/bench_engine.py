@@ -44,23 +44,20 @@ def default_workload(config_path: Path) -> Workload:
 def naive_loop(workload: Workload, n_slots: int, seed: int) -> float:
     """Per-slot Python loop with lumped consumption; returns the final deficit [J]."""
     rng = np.random.default_rng(seed)
-    mean, var = workload.harvest_mean_J, workload.harvest_var_J2
-    shape, scale = mean * mean / var, var / mean
+    shape, scale = workload.harvest_gamma
     n_types = workload.n_types
-    alternatives = [
-        [m for m in np.flatnonzero(workload.feasible[i]) if m != workload.best_model[i]]
-        for i in range(n_types)
-    ]
+    alternatives = [workload.alternatives(i) for i in range(n_types)]
     battery, lowest = 0.0, 0.0
     for _ in range(n_slots):
         consumed = 0.0
         for _ in range(rng.poisson(workload.arrival_rate)):
             i = rng.integers(n_types)
             m = workload.best_model[i]
-            if rng.random() < ROUTING_ERROR and alternatives[i]:
+            if rng.random() < ROUTING_ERROR and alternatives[i].size:
                 m = alternatives[i][0]
             consumed += workload.energy_J[i, m]
-        battery += rng.gamma(shape, scale) - consumed
+        harvest = rng.gamma(shape, scale) if np.isfinite(shape) else workload.harvest_mean_J
+        battery += harvest - consumed
         lowest = min(lowest, battery)
     return -lowest
 
@@ -68,9 +65,13 @@ def naive_loop(workload: Workload, n_slots: int, seed: int) -> float:
 def rng_floor(workload: Workload, n_slots: int, seed: int) -> None:
     """Draw, vectorised on one thread, the variates the naive loop draws one by one."""
     rng = np.random.default_rng(seed)
-    mean, var = workload.harvest_mean_J, workload.harvest_var_J2
     counts = rng.poisson(workload.arrival_rate, size=n_slots)
-    harvest = rng.gamma(mean * mean / var, var / mean, size=n_slots)
+    shape, scale = workload.harvest_gamma
+    harvest = (
+        rng.gamma(shape, scale, size=n_slots)
+        if np.isfinite(shape)
+        else np.full(n_slots, workload.harvest_mean_J)
+    )
     n_tasks = int(counts.sum())
     types = rng.integers(workload.n_types, size=n_tasks)
     uniforms = rng.random(n_tasks)

@@ -15,6 +15,8 @@ values being per slot, not per second (see :mod:`energy_routing.mcio`).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -270,16 +272,20 @@ def harvest_parameters(grid: xr.Dataset, cfg: dict, provisioning: float = 1.0) -
     """Mean and variance of the Gamma harvest per slot (docs/model.md §6).
 
     ``R_bar = rho C_LB`` [J/slot] and ``sigma_R^2 = variance_scale lambda E[e_LB^2]``
-    [J^2/slot]; ``shape = R_bar^2 / sigma_R^2`` and ``scale = sigma_R^2 / R_bar`` [J].
+    [J^2/slot]; the Gamma shape and scale [J] from
+    :func:`energy_routing.montecarlo.harvest_gamma` (``gamma_shape`` is None for a
+    deterministic harvest, whose shape is infinite).
     """
+    from energy_routing.montecarlo import harvest_gamma
+
     mean = provisioning * float(grid["c_lb_J_per_slot"])
     var = cfg["harvest"]["variance_scale"] * float(grid["consumption_var_J2_per_slot"])
-    shape = mean**2 / var if var > 0 else float("inf")
+    shape, scale = harvest_gamma(mean, var)
     return {
         "harvest_mean_J": mean,
         "harvest_var_J2": var,
-        "gamma_shape": shape,
-        "gamma_scale_J": var / mean if mean > 0 else 0.0,
+        "gamma_shape": shape if math.isfinite(shape) else None,
+        "gamma_scale_J": scale,
     }
 
 

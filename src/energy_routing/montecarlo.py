@@ -75,6 +75,7 @@ __all__ = [
     "distributed_consumption",
     "draw_chunk",
     "drift_volatility",
+    "harvest_gamma",
     "log_checkpoints",
     "lumped_consumption",
     "policy_moments",
@@ -224,6 +225,35 @@ class Workload:
         """Number of hosted models M."""
         return int(self.energy_J.shape[1])
 
+    def alternatives(self, task_type: int) -> np.ndarray:
+        """The feasible models other than m*(i) for task type ``i``, in index order: where
+        a misrouted task may go (docs/model.md §8)."""
+        alts = np.flatnonzero(self.feasible[task_type])
+        return alts[alts != self.best_model[task_type]]
+
+    @property
+    def harvest_gamma(self) -> tuple[float, float]:
+        """Shape [-] and scale [J] of the Gamma harvest, see :func:`harvest_gamma`."""
+        return harvest_gamma(self.harvest_mean_J, self.harvest_var_J2)
+
+
+def harvest_gamma(mean_J: float, var_J2: float) -> tuple[float, float]:
+    """Shape k [-] and scale theta [J] of the Gamma harvest with mean k theta = ``mean_J``
+    and variance k theta^2 = ``var_J2`` (docs/model.md §6).
+
+    A zero variance is the deterministic harvest R_t = ``mean_J``, the limit of the Gamma
+    law as k -> inf at a fixed mean: ``(inf, 0.0)``.
+
+    >>> harvest_gamma(600.0, 360000.0)
+    (1.0, 600.0)
+    >>> harvest_gamma(600.0, 0.0)
+    (inf, 0.0)
+    """
+    mean_J, var_J2 = float(mean_J), float(var_J2)
+    if var_J2 == 0:
+        return float("inf"), 0.0
+    return mean_J * mean_J / var_J2, var_J2 / mean_J
+
 
 # --------------------------------------------------------------------------------------
 # Analytic moments (docs/model.md §7-8)
@@ -235,8 +265,7 @@ def _route_probabilities(workload: Workload, routing_error: float) -> np.ndarray
     probs = np.zeros(workload.energy_J.shape)
     for i in range(workload.n_types):
         best = workload.best_model[i]
-        alts = np.flatnonzero(workload.feasible[i])
-        alts = alts[alts != best]
+        alts = workload.alternatives(i)
         if alts.size == 0:
             probs[i, best] = 1.0
         else:
@@ -410,7 +439,7 @@ class EnginePlan:
     alternatives: np.ndarray  # (K, M) int64, other feasible models first, padded with -1
     n_alternatives: np.ndarray  # (K,) int64
     routing_error: float
-    harvest_shape: float  # Gamma shape k; 0 for a deterministic harvest
+    harvest_shape: float  # Gamma shape k; inf for a deterministic harvest
     harvest_scale: float  # Gamma scale theta [J]
     harvest_mean: float  # [J]
     max_service: int  # S_max [slot]
@@ -425,12 +454,10 @@ class EnginePlan:
         alternatives = np.full((n_types, n_models), -1, dtype=np.int64)
         n_alt = np.zeros(n_types, dtype=np.int64)
         for i in range(n_types):
-            alts = np.flatnonzero(workload.feasible[i])
-            alts = alts[alts != workload.best_model[i]]
+            alts = workload.alternatives(i)
             alternatives[i, : alts.size] = alts
             n_alt[i] = alts.size
-        mean, var = workload.harvest_mean_J, workload.harvest_var_J2
-        shape, scale = (mean * mean / var, var / mean) if var > 0 else (0.0, 0.0)
+        shape, scale = workload.harvest_gamma
         return cls(
             mix_rate=workload.arrival_rate * workload.mix,
             energy=np.ascontiguousarray(workload.energy_J),
@@ -442,7 +469,7 @@ class EnginePlan:
             routing_error=float(routing_error),
             harvest_shape=shape,
             harvest_scale=scale,
-            harvest_mean=mean,
+            harvest_mean=workload.harvest_mean_J,
             max_service=max(int(service_len.max()), 1),
         )
 
@@ -516,7 +543,7 @@ def draw_chunk(
         misrouted = np.zeros_like(counts)
         picks = np.zeros(0, dtype=np.int64)
     harvest = harvest_out[:n_slots]
-    if plan.harvest_shape > 0:
+    if np.isfinite(plan.harvest_shape):
         streams[STREAM_HARVEST].standard_gamma(plan.harvest_shape, out=harvest)
         np.multiply(harvest, plan.harvest_scale, out=harvest)
     else:

@@ -45,6 +45,28 @@ def merge_memory_mb(trials: int, routing_errors: int, checkpoints: int) -> int:
     return int(BASE_MB + math.ceil(data / 2**20))
 
 
+def job_resources(
+    cfg: dict,
+    scenario: str,
+    trials: int | None = None,
+    seconds_per_slot_trial: float = SLOT_TRIAL_SECONDS,
+) -> dict[str, int]:
+    """Memory [MB] and wall time [min] of one scenario's jobs: a shard of ``trials`` trials
+    (default: a full shard) and the scenario's merge. The one place both the workflow's
+    resources and :func:`plan` read them from.
+    """
+    mc = cfg["montecarlo"]
+    sc = er_config.scenarios(cfg)[scenario]
+    per = trials if trials is not None else min(sc["trials"], mc["trials_per_shard"])
+    return {
+        "shard_mem_mb": shard_memory_mb(per, mc["checkpoints"], mc["chunk_slots"], mc["threads"]),
+        "shard_runtime_min": shard_runtime_minutes(
+            per, sc["t_max"], mc["threads"], seconds_per_slot_trial
+        ),
+        "merge_mem_mb": merge_memory_mb(sc["trials"], len(sc["routing_errors"]), mc["checkpoints"]),
+    }
+
+
 def plan(cfg: dict, seconds_per_slot_trial: float = SLOT_TRIAL_SECONDS) -> pd.DataFrame:
     """Jobs per rule with their expected core-hours and memory for a validated config."""
     mc = cfg["montecarlo"]
@@ -54,17 +76,14 @@ def plan(cfg: dict, seconds_per_slot_trial: float = SLOT_TRIAL_SECONDS) -> pd.Da
         per = min(sc["trials"], mc["trials_per_shard"])
         jobs = math.ceil(sc["trials"] / per) * len(sc["routing_errors"])
         seconds = sc["trials"] * sc["t_max"] * seconds_per_slot_trial * len(sc["routing_errors"])
+        res = job_resources(cfg, name, per, seconds_per_slot_trial)
         rows.append(
             {
                 "rule": f"mc_shard[{name}]",
                 "jobs": jobs,
                 "core_hours": seconds / 3600,
-                "mem_mb_per_job": shard_memory_mb(
-                    per, mc["checkpoints"], mc["chunk_slots"], mc["threads"]
-                ),
-                "runtime_min_per_job": shard_runtime_minutes(
-                    per, sc["t_max"], mc["threads"], seconds_per_slot_trial
-                ),
+                "mem_mb_per_job": res["shard_mem_mb"],
+                "runtime_min_per_job": res["shard_runtime_min"],
             }
         )
         rows.append(
@@ -72,9 +91,7 @@ def plan(cfg: dict, seconds_per_slot_trial: float = SLOT_TRIAL_SECONDS) -> pd.Da
                 "rule": f"mc_merge[{name}]",
                 "jobs": 1,
                 "core_hours": 0.0,
-                "mem_mb_per_job": merge_memory_mb(
-                    mc["trials"], len(sc["routing_errors"]), mc["checkpoints"]
-                ),
+                "mem_mb_per_job": res["merge_mem_mb"],
             }
         )
     df = pd.DataFrame(rows)

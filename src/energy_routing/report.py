@@ -226,7 +226,8 @@ def build_markdown(
         f"- Lower-bound consumption C_LB = **{s['c_lb_J_per_slot']:.5g} J/slot**, lumped "
         f"consumption variance λE[e_LB²] = {s['consumption_var_J2_per_slot']:.5g} J²/slot.",
         f"- Harvest at ρ = 1: Gamma with mean {h['harvest_mean_J']:.5g} J and variance "
-        f"{h['harvest_var_J2']:.5g} J² (shape {h['gamma_shape']:.3g}).",
+        f"{h['harvest_var_J2']:.5g} J² "
+        + (f"(shape {h['gamma_shape']:.3g})." if h["gamma_shape"] else "(deterministic)."),
         "",
     ]
     out += ["## Models", "", _table(models), ""]

@@ -75,27 +75,25 @@ def shard_config(wildcards):
     )
 
 
-def shard_mem_mb(wildcards):
-    from energy_routing.plan import shard_memory_mb
+def shard_resources(wildcards):
+    from energy_routing.plan import job_resources
 
     n = int(wildcards.stop) - int(wildcards.start)
-    return shard_memory_mb(n, MC["checkpoints"], MC["chunk_slots"], MC["threads"])
+    return job_resources(CONFIG, wildcards.scenario, n)
+
+
+def shard_mem_mb(wildcards):
+    return shard_resources(wildcards)["shard_mem_mb"]
 
 
 def shard_runtime_min(wildcards):
-    from energy_routing.plan import shard_runtime_minutes
-
-    n = int(wildcards.stop) - int(wildcards.start)
-    return shard_runtime_minutes(
-        n, SCENARIOS[wildcards.scenario]["t_max"], MC["threads"]
-    )
+    return shard_resources(wildcards)["shard_runtime_min"]
 
 
 def merge_mem_mb(wildcards):
-    from energy_routing.plan import merge_memory_mb
+    from energy_routing.plan import job_resources
 
-    sc = SCENARIOS[wildcards.scenario]
-    return merge_memory_mb(sc["trials"], len(sc["routing_errors"]), MC["checkpoints"])
+    return job_resources(CONFIG, wildcards.scenario)["merge_mem_mb"]
 
 
 FIG_FORMATS = CONFIG["figures"]["formats"]
