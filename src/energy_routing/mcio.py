@@ -35,9 +35,10 @@ The ``time`` coordinate holds the checkpoint t in slots (int64); the analysis re
 T in slots, so its values never change. CF identifies a coordinate named ``time`` as a
 time coordinate (§4.4), which needs ``<unit> since <reference>`` units, a calendar and
 ``standard_name = "time"`` (§5.1). Given the slot length (``dt_s`` of
-:func:`result_to_dataset`) the coordinate gets exactly that: units
-``"s since 1970-01-01 00:00:00"`` when a slot lasts 1 s, else ``"<dt_s> s since ..."``
-(a valid UDUNITS unit, so the values stay slot counts), calendar ``proleptic_gregorian``,
+:func:`result_to_dataset`) the coordinate gets exactly that, with the slot as the unit of
+time so that the values stay slot counts: units ``"s since 1970-01-01 00:00:00"`` when a
+slot lasts 1 s (likewise ``ms``, ``min``, ``h``, ``d``), else ``"<dt_s> s since ..."``
+(valid UDUNITS, though xarray cannot decode it), calendar ``proleptic_gregorian``,
 ``axis = "T"``; the reference date only marks the start of the simulation (t = 0) and has
 no meaning of its own. xarray decodes such a coordinate to datetimes unless the file is
 opened with ``decode_times=False``, as :func:`open_checked` does; readers that need T in
@@ -93,6 +94,9 @@ _MERGE_HISTORY = (
 #: Reference time of the ``time`` coordinate: the start of the simulation (t = 0).
 TIME_REFERENCE = "1970-01-01 00:00:00"
 
+# Slot lengths [s] with a UDUNITS name that xarray also decodes.
+_NAMED_SLOTS = {1e-3: "ms", 1.0: "s", 60.0: "min", 3600.0: "h", 86400.0: "d"}
+
 
 class CorruptShardError(EnergyRoutingError):
     """A NetCDF shard cannot be read, is truncated, or its data fail the checksum."""
@@ -123,6 +127,8 @@ def time_attrs(dt_s: float | None) -> dict[str, str]:
     's since 1970-01-01 00:00:00'
     >>> time_attrs(0.5)["units"]
     '0.5 s since 1970-01-01 00:00:00'
+    >>> time_attrs(60)["units"]
+    'min since 1970-01-01 00:00:00'
     >>> time_attrs(None)["units"]
     '1'
     """
@@ -132,7 +138,7 @@ def time_attrs(dt_s: float | None) -> dict[str, str]:
     dt_s = float(dt_s)
     if not (np.isfinite(dt_s) and dt_s > 0):
         raise ValueError(f"dt_s: the slot length must be a positive number of seconds, not {dt_s}")
-    scale = "s" if dt_s == 1.0 else f"{dt_s!r} s"
+    scale = _NAMED_SLOTS.get(dt_s, f"{dt_s!r} s")
     return {
         "units": f"{scale} since {TIME_REFERENCE}",
         "long_name": long_name,
