@@ -1,0 +1,159 @@
+"""CF-1.11 compliance of every kind of NetCDF file the pipeline writes.
+
+Each kind is produced for real on the tiny config (``.test/config.yaml``, with few trials
+and a short horizon): the task grid and the difficulty grid of the characterize stage,
+Monte Carlo shards of two routing errors and two trial ranges, and their merge. Each file
+goes through the IOOS compliance checker (``compliance-checker --test cf:1.11 --criteria
+strict``), which must report no high (error) and no medium (warning) finding.
+
+The Monte Carlo files are checked twice:
+
+* ``shard`` and ``merged``: what the stages write, given the slot length ``dt_s``
+  (:func:`energy_routing.mcio.result_to_dataset` then makes ``time`` a CF time
+  coordinate, see the docstring of :mod:`energy_routing.mcio`);
+* ``shard_as_staged`` and ``merged_as_staged``: the stage functions unchanged. While
+  ``stages/simulate.py`` does not pass ``dt_s``, ``time`` is a plain slot count and the
+  checker asks for ``standard_name = "time"`` (§5.1): expected to fail until then.
+
+The checker's note "exceptions occurred ... strict_monotonicity" on string coordinates
+(task and model names) is a limitation of the checker, not a finding.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import warnings
+from pathlib import Path
+
+import pytest
+from snakerun import ROOT
+
+from energy_routing import config, mcio
+from energy_routing.stages import characterize, simulate
+
+compliance_runner = pytest.importorskip("compliance_checker.runner")
+
+CHECKER = "cf:1.11"
+SCENARIO = "fig4"
+ROUTING_ERRORS = (0.0, 0.2)
+TRIAL_RANGES = ((0, 2), (2, 4))
+T_MAX = 2000  # slots
+
+
+def _shard_cfg(cfg: dict) -> dict:
+    """The config sections a shard receives from the workflow, with a short horizon."""
+    mc = cfg["montecarlo"]
+    return {
+        "montecarlo": {k: mc[k] for k in ("seed", "t_min", "checkpoints", "chunk_slots")},
+        "scenario": {"provisioning": 1.0, "t_max": T_MAX},
+        "arrival_rate": cfg["arrival_rate"],
+        "harvest": cfg["harvest"],
+    }
+
+
+def _monte_carlo(cfg: dict, grid_nc: Path, out: Path) -> dict[str, Path]:
+    """Shards of each routing error and trial range, and their merge, under ``out``."""
+    out.mkdir()
+    shards = []
+    for eps in ROUTING_ERRORS:
+        for start, stop in TRIAL_RANGES:
+            path = out / f"shards/{SCENARIO}/eps{eps:g}/trials{start}-{stop}.nc"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            simulate.mc_shard(
+                _shard_cfg(cfg),
+                grid_nc=grid_nc,
+                scenario=SCENARIO,
+                routing_error=eps,
+                start=start,
+                stop=stop,
+                out=path,
+            )
+            shards.append(path)
+    merged = out / f"{SCENARIO}.nc"
+    simulate.mc_merge([str(p) for p in shards], out=merged)
+    return {"shard": shards[-1], "merged": merged}
+
+
+@pytest.fixture(scope="module")
+def nc_files(tmp_path_factory) -> dict[str, Path]:
+    """One file of each kind the pipeline writes, keyed by kind."""
+    root = tmp_path_factory.mktemp("cf")
+    cfg = config.load(ROOT / ".test" / "config.yaml")
+    grids = root / "grids"
+    grids.mkdir()
+    characterize.characterize(
+        cfg,
+        models_csv=grids / "models.csv",
+        tasks_csv=grids / "tasks.csv",
+        grid_nc=grids / "tasks.nc",
+        fine_nc=grids / "difficulty.nc",
+        part_json=grids / "part.json",
+    )
+    files = {"tasks": grids / "tasks.nc", "difficulty": grids / "difficulty.nc"}
+    staged = _monte_carlo(cfg, files["tasks"], root / "as_staged")
+    files.update({f"{kind}_as_staged": path for kind, path in staged.items()})
+    # The slot length the shard stage reads from the grid: `time` becomes a CF time axis.
+    with pytest.MonkeyPatch.context() as mp:
+        with_dt = functools.partial(mcio.result_to_dataset, dt_s=float(cfg["dt_s"]))
+        mp.setattr(mcio, "result_to_dataset", with_dt)
+        files.update(_monte_carlo(cfg, files["tasks"], root / "mc"))
+    return files
+
+
+def cf_findings(path: Path, out: Path) -> dict:
+    """The checker's JSON report (``--test cf:1.11 --criteria strict``) for one file."""
+    runner = compliance_runner
+    with warnings.catch_warnings():
+        # Loading the checker plugins warns that the (unused) IOOS SOS checker is
+        # deprecated; the CF checks themselves must not warn.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        runner.CheckSuite.load_all_available_checkers()
+    runner.ComplianceChecker.run_checker(
+        str(path),
+        [CHECKER],
+        0,
+        "strict",
+        output_filename=str(out),
+        output_format="json",
+    )
+    return json.loads(out.read_text())[CHECKER]
+
+
+def _failures(report: dict, priority: str) -> list[str]:
+    """The failed checks of one priority (high, medium, low), each with its messages."""
+    return [
+        f"{r['name']}: {'; '.join(dict.fromkeys(r['msgs']))}"
+        for r in report[f"{priority}_priorities"]
+        if r["value"][0] < r["value"][1] or r["msgs"]
+    ]
+
+
+STAGED_WITHOUT_DT = pytest.mark.xfail(
+    reason="stages/simulate.py does not pass dt_s to mcio.result_to_dataset yet, so `time` "
+    "is not a CF time coordinate (§5.1); it can once stages.load_dataset opens files with "
+    "decode_times=False",
+    strict=False,
+)
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "tasks",
+        "difficulty",
+        "shard",
+        "merged",
+        pytest.param("shard_as_staged", marks=STAGED_WITHOUT_DT),
+        pytest.param("merged_as_staged", marks=STAGED_WITHOUT_DT),
+    ],
+)
+def test_no_cf_errors_or_warnings(nc_files, kind, tmp_path):
+    report = cf_findings(nc_files[kind], tmp_path / "report.json")
+    high, medium = _failures(report, "high"), _failures(report, "medium")
+    assert report["high_count"] + report["medium_count"] == 0, (
+        f"{nc_files[kind].name}: {report['high_count']} errors, {report['medium_count']} "
+        "warnings:\n" + "\n".join([*high, *medium])
+    )
+    # Low-priority suggestions are addressed too.
+    assert report["low_count"] == 0, "\n".join(_failures(report, "low"))
