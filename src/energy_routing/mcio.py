@@ -20,7 +20,7 @@ and a timestamp-free ``history`` (:func:`energy_routing.provenance.cf_global_att
 coordinates or on variables without missing values (:func:`write_netcdf_atomic`).
 
 The model runs in discrete time: one step is a slot of ``dt_s`` seconds (docs/model.md
-§6). A quantity "per slot" is a quantity per step, and a step count has unit 1, so
+§5). A quantity "per slot" is a quantity per step, and a step count has unit 1, so
 
 * drift per slot mu, realised drift B_T / T: ``J`` (energy gained in one slot);
 * variance of the per-slot increment: ``J2`` (J^2); volatility sigma "per square root
