@@ -30,3 +30,11 @@ def tiny_run(tmp_path_factory) -> Path:
     work = copy_repo(tmp_path_factory.mktemp("tiny"))
     run_snakemake(work)
     return work
+
+
+@pytest.fixture(scope="session")
+def single_run(tmp_path_factory) -> Path:
+    """The whole pipeline on .test/single.yaml (one model, no sweep), once per session."""
+    work = copy_repo(tmp_path_factory.mktemp("single"))
+    run_snakemake(work, config=work / ".test" / "single.yaml")
+    return work

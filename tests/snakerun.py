@@ -60,7 +60,8 @@ def run_snakemake(
     timeout=900,
     profile: str = "default",
 ) -> subprocess.CompletedProcess:
-    """Run Snakemake in ``workdir``; with ``check``, fail the test on a non-zero exit."""
+    """Run Snakemake in ``workdir`` under umask 022 (a usual login's); with ``check``, fail
+    the test on a non-zero exit."""
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     proc = subprocess.run(
         snakemake_cmd(workdir, *args, config=config, profile=profile),
@@ -69,6 +70,7 @@ def run_snakemake(
         text=True,
         env=env,
         timeout=timeout,
+        preexec_fn=lambda: os.umask(0o022),
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")

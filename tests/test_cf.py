@@ -6,14 +6,8 @@ Monte Carlo shards of two routing errors and two trial ranges, and their merge. 
 goes through the IOOS compliance checker (``compliance-checker --test cf:1.11 --criteria
 strict``), which must report no high (error) and no medium (warning) finding.
 
-The Monte Carlo files are checked twice:
-
-* ``shard`` and ``merged``: what the stages write, given the slot length ``dt_s``
-  (:func:`energy_routing.mcio.result_to_dataset` then makes ``time`` a CF time
-  coordinate, see the docstring of :mod:`energy_routing.mcio`);
-* ``shard_as_staged`` and ``merged_as_staged``: the stage functions unchanged. While
-  ``stages/simulate.py`` does not pass ``dt_s``, ``time`` is a plain slot count and the
-  checker asks for ``standard_name = "time"`` (§5.1): expected to fail until then.
+The shard stage passes the slot length ``dt_s`` of the grid, so ``time`` is a CF time
+coordinate (see the docstring of :mod:`energy_routing.mcio`).
 
 The checker's note "exceptions occurred ... strict_monotonicity" on string coordinates
 (task and model names) is a limitation of the checker, not a finding.
@@ -21,7 +15,6 @@ The checker's note "exceptions occurred ... strict_monotonicity" on string coord
 
 from __future__ import annotations
 
-import functools
 import json
 import warnings
 from pathlib import Path
@@ -29,8 +22,8 @@ from pathlib import Path
 import pytest
 from snakerun import ROOT
 
-from energy_routing import config, mcio
-from energy_routing.stages import characterize, simulate
+from energy_routing import config
+from energy_routing.stages import characterize, registry, simulate
 
 compliance_runner = pytest.importorskip("compliance_checker.runner")
 
@@ -43,13 +36,8 @@ T_MAX = 2000  # slots
 
 def _shard_cfg(cfg: dict) -> dict:
     """The config sections a shard receives from the workflow, with a short horizon."""
-    mc = cfg["montecarlo"]
-    return {
-        "montecarlo": {k: mc[k] for k in ("seed", "t_min", "checkpoints", "chunk_slots")},
-        "scenario": {"provisioning": 1.0, "t_max": T_MAX},
-        "arrival_rate": cfg["arrival_rate"],
-        "harvest": cfg["harvest"],
-    }
+    scenario = {"provisioning": 1.0, "t_max": T_MAX}
+    return json.loads(registry.stage_config(cfg, "mc_shard", scenario=scenario))
 
 
 def _monte_carlo(cfg: dict, grid_nc: Path, out: Path) -> dict[str, Path]:
@@ -91,13 +79,7 @@ def nc_files(tmp_path_factory) -> dict[str, Path]:
         part_json=grids / "part.json",
     )
     files = {"tasks": grids / "tasks.nc", "difficulty": grids / "difficulty.nc"}
-    staged = _monte_carlo(cfg, files["tasks"], root / "as_staged")
-    files.update({f"{kind}_as_staged": path for kind, path in staged.items()})
-    # The slot length the shard stage reads from the grid: `time` becomes a CF time axis.
-    with pytest.MonkeyPatch.context() as mp:
-        with_dt = functools.partial(mcio.result_to_dataset, dt_s=float(cfg["dt_s"]))
-        mp.setattr(mcio, "result_to_dataset", with_dt)
-        files.update(_monte_carlo(cfg, files["tasks"], root / "mc"))
+    files.update(_monte_carlo(cfg, files["tasks"], root / "mc"))
     return files
 
 
@@ -129,24 +111,9 @@ def _failures(report: dict, priority: str) -> list[str]:
     ]
 
 
-STAGED_WITHOUT_DT = pytest.mark.xfail(
-    reason="stages/simulate.py does not pass dt_s to mcio.result_to_dataset yet, so `time` "
-    "is not a CF time coordinate (§5.1); it can once stages.load_dataset opens files with "
-    "decode_times=False",
-    strict=False,
-)
-
-
 @pytest.mark.parametrize(
     "kind",
-    [
-        "tasks",
-        "difficulty",
-        "shard",
-        "merged",
-        pytest.param("shard_as_staged", marks=STAGED_WITHOUT_DT),
-        pytest.param("merged_as_staged", marks=STAGED_WITHOUT_DT),
-    ],
+    ["tasks", "difficulty", "shard", "merged"],
 )
 def test_no_cf_errors_or_warnings(nc_files, kind, tmp_path):
     report = cf_findings(nc_files[kind], tmp_path / "report.json")

@@ -84,8 +84,8 @@ def test_ols_when_se_missing_or_has_zeros():
 
 
 def test_breakpoints_move_earlier_as_drift_grows():
-    """Deficit curves of docs/model.md §7 with growing |mu|: the crossover T* = 2 sigma^2 / (pi mu^2)
-    moves earlier, and so must the detected breakpoint."""
+    """Deficit curves of docs/model.md §7 with growing |mu|: the crossover
+    T* = 2 sigma^2 / (pi mu^2) moves earlier, and so must the detected breakpoint."""
     sigma = 1.0
     breakpoints, crossovers = [], []
     for seed, nu in enumerate([0.01, 0.03, 0.1]):

@@ -3,7 +3,9 @@
 Every stage writes through :func:`atomic_output`: the content goes to a temporary file in
 the same directory, which replaces the target with :func:`os.replace` only once it was
 written in full. An interrupted or failing writer leaves the previous file (or none), never
-a truncated one.
+a truncated one. The file gets the permissions any normal tool would give it under the
+user's umask (``0o666 & ~umask``), not the private mode of a temporary file, so results on
+a shared filesystem are readable by the group as usual.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb") as handle:  # the data reach the disk before the rename
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     except OSError as err:
         tmp.unlink(missing_ok=True)
@@ -53,6 +56,22 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def current_umask() -> int:
+    """The process's file-mode creation mask, read without changing it where the system
+    reports it (Linux), else by setting and restoring it.
+
+    >>> 0 <= current_umask() <= 0o777
+    True
+    """
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _low_space(folder: Path) -> str:

@@ -42,6 +42,10 @@ def logged(log_path):
 
 
 def load_dataset(path) -> xr.Dataset:
-    """Open a NetCDF file and load it into memory (the file is closed again)."""
-    with xr.open_dataset(path) as ds:
+    """Open a NetCDF file and load it into memory (the file is closed again).
+
+    Times stay numbers: the ``time`` coordinate is a CF time axis in slots (docs/model.md
+    §6), which the analysis reads as horizons T, not as dates.
+    """
+    with xr.open_dataset(path, decode_times=False, decode_timedelta=False) as ds:
         return ds.load()

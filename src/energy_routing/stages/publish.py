@@ -53,4 +53,3 @@ def report(*, summary_json, models_csv, tasks_csv, figures: list[str], html, md)
         tmp.write_text(text)
     with atomic_output(html) as tmp:
         tmp.write_text(rep.to_html(text, root))
-

@@ -49,7 +49,12 @@ def mc_shard(
         "config_json": json.dumps(cfg, sort_keys=True),
     }
     ds = mcio.result_to_dataset(
-        result, routing_error=routing_error, mu=mu, sigma=sigma, attrs=attrs
+        result,
+        routing_error=routing_error,
+        mu=mu,
+        sigma=sigma,
+        attrs=attrs,
+        dt_s=float(grid.attrs["dt_s"]),
     )
     ds = ds.assign_coords(
         task_type=("task_type", grid.task.to_numpy(), ds.task_type.attrs),

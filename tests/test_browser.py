@@ -1,0 +1,75 @@
+"""The HTML report opened as a reader opens it: in a real headless Chromium.
+
+Every figure must load (an image that fails to decode has naturalWidth 0) and the page
+must log no console error. Runs where Debian's ``chromium`` is installed; with
+``ENERGY_ROUTING_REQUIRE_BROWSER=1`` (as in CI) a missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from energy_routing.stages import registry
+
+pytestmark = pytest.mark.slow
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# As root in a sandbox, without the background services a closed network refuses.
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if CHROMIUM is None:
+        if os.environ.get("ENERGY_ROUTING_REQUIRE_BROWSER") == "1":
+            pytest.fail("chromium is not installed (apt-get install chromium)")
+        pytest.skip("chromium is not installed")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield b
+        b.close()
+
+
+def open_report(browser, path):
+    """Load ``path``; return its images' (alt, complete, naturalWidth) and console errors."""
+    page = browser.new_page()
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(path.as_uri(), wait_until="load")
+    images = page.evaluate(
+        "() => Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth])"
+    )
+    title = page.title()
+    page.close()
+    return title, images, errors
+
+
+def test_report_of_tiny_run_shows_every_figure(browser, tiny_run):
+    title, images, errors = open_report(browser, tiny_run / "results" / "report.html")
+    assert title == "Energy-aware routing: summary report"
+    assert errors == []
+    assert len(images) == len(registry.FIGURES)
+    assert all(complete and width > 100 for _, complete, width in images), images
+    assert {alt.split(" (")[0] for alt, _, _ in images} == {f.title for f in registry.FIGURES}
+
+
+def test_report_of_single_model_run(browser, single_run):
+    """No sweep: its figure is absent, the others load."""
+    _, images, errors = open_report(browser, single_run / "results" / "report.html")
+    assert errors == []
+    shown = {alt.split(" (")[0] for alt, _, _ in images}
+    expected = {f.title for f in registry.FIGURES if f.scope != "sweep"}
+    assert shown == expected
+    assert all(complete and width > 100 for _, complete, width in images), images

@@ -1,0 +1,201 @@
+"""Each stage without Snakemake, on a small config, in seconds: characterize, shards and
+merge, regimes and sweep, every registry figure, summary and report.
+
+The stages are called as the workflow's scripts call them; the assertions check what a
+user reads: one table row per routing error and analysed consumption mode, one panel per
+mode, every figure in the report with its title, headers in words with units.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import matplotlib.image
+import pandas as pd
+import pytest
+
+from energy_routing import config, figures
+from energy_routing.stages import (
+    analyze,
+    characterize,
+    load_dataset,
+    plot,
+    publish,
+    registry,
+    simulate,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+ERRORS = (0.0, 0.2)
+SWEEP = (0.9, 1.0, 1.1)
+
+
+def small_config(modes=("lumped", "distributed")) -> dict:
+    cfg = config.load(ROOT / ".test" / "config.yaml")
+    cfg["montecarlo"].update(t_max=3000, checkpoints=16)
+    cfg["consumption"] = list(modes)
+    return cfg
+
+
+def _simulate(cfg, grid_nc, folder: Path, name: str, rho: float, errors, t_max: int) -> str:
+    stage_cfg = json.loads(registry.stage_config(cfg, "mc_shard"))
+    stage_cfg["scenario"] = {"provisioning": rho, "t_max": t_max}
+    shards = []
+    for eps in errors:
+        for start, stop in ((0, 4), (4, 8)):
+            out = folder / f"{name}_{eps}_{start}.nc"
+            simulate.mc_shard(
+                stage_cfg,
+                grid_nc=grid_nc,
+                scenario=name,
+                routing_error=eps,
+                start=start,
+                stop=stop,
+                out=out,
+            )
+            shards.append(str(out))
+    merged = folder / f"{name}.nc"
+    simulate.mc_merge(shards, out=merged)
+    return str(merged)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """Characterize, simulate one scenario and a three-point sweep, analyse both."""
+    d = tmp_path_factory.mktemp("stages")
+    cfg = small_config()
+    paths = {k: d / Path(v).name for k, v in registry.STAGES["characterize"].outputs.items()}
+    characterize.characterize(
+        json.loads(registry.stage_config(cfg, "characterize")),
+        models_csv=paths["models"],
+        tasks_csv=paths["tasks"],
+        grid_nc=paths["grid"],
+        fine_nc=paths["fine"],
+        part_json=d / "grid.json",
+    )
+    mc = _simulate(cfg, paths["grid"], d, "fig4", 1.0, ERRORS, 3000)
+    sweep_ncs = [
+        _simulate(cfg, paths["grid"], d, f"sweep_rho{rho:g}", rho, (0.0,), 2000) for rho in SWEEP
+    ]
+    analyze.regimes(
+        json.loads(registry.stage_config(cfg, "regimes")),
+        mc_nc=mc,
+        grid_nc=paths["grid"],
+        out_csv=d / "fig4.csv",
+        part_json=d / "regimes_fig4.json",
+    )
+    analyze.sweep(
+        json.loads(registry.stage_config(cfg, "sweep")),
+        mc_ncs=sweep_ncs,
+        out_csv=d / "sweep.csv",
+        points_csv=d / "points.csv",
+        part_json=d / "sweep.json",
+    )
+    return {"dir": d, "cfg": cfg, "mc": mc, "sweep": sweep_ncs, **paths}
+
+
+def test_regimes_table_has_one_row_per_error_and_mode(run):
+    table = pd.read_csv(run["dir"] / "fig4.csv")
+    assert sorted(zip(table.routing_error, table.consumption, strict=True)) == sorted(
+        (e, m) for e in ERRORS for m in ("lumped", "distributed")
+    )
+    part = json.loads((run["dir"] / "regimes_fig4.json").read_text())
+    assert part["trials"] == 8 and len(part["rows"]) == 4
+    # The drift of the misrouted scenario is negative, the critical one's zero.
+    mu = table.groupby("routing_error").mu.first()
+    assert mu[0.0] == pytest.approx(0.0, abs=1e-9) and mu[0.2] < 0
+
+
+def test_only_configured_modes_are_analysed(run, tmp_path):
+    cfg = small_config(modes=("distributed",))
+    analyze.regimes(
+        json.loads(registry.stage_config(cfg, "regimes")),
+        mc_nc=run["mc"],
+        grid_nc=run["grid"],
+        out_csv=tmp_path / "t.csv",
+        part_json=tmp_path / "p.json",
+    )
+    assert set(pd.read_csv(tmp_path / "t.csv").consumption) == {"distributed"}
+
+
+def test_sweep_rows_and_agreement_per_mode(run):
+    table = pd.read_csv(run["dir"] / "sweep.csv")
+    assert len(table) == len(SWEEP) * 2
+    assert list(table.regime[table.consumption == "lumped"]) == ["deficit", "critical", "surplus"]
+    part = json.loads((run["dir"] / "sweep.json").read_text())
+    assert set(part["deviation_points_within_2se"]) == {"lumped", "distributed"}
+    assert all(0 <= v <= 1 for v in part["deviation_points_within_2se"].values())
+
+
+def _inputs(fig, run) -> dict:
+    d = run["dir"]
+    table = {
+        "grid_nc": run["grid"],
+        "fine_nc": run["fine"],
+        "mc_points_csv": d / "points.csv",
+        "mc_nc": run["mc"],
+        "regimes_csv": d / "fig4.csv",
+        "mc_ncs": run["sweep"],
+        "sweep_csv": d / "sweep.csv",
+    }
+    return {k: table[k] for k in {**fig.inputs, **fig.sweep_inputs}}
+
+
+@pytest.fixture(scope="module")
+def drawn(run) -> list[str]:
+    """Every registry figure, drawn as the workflow's figure rule draws it."""
+    cfg = json.loads(registry.stage_config(run["cfg"], "figures"))
+    for fig in registry.FIGURES:
+        plot.draw(fig.plot, cfg, stem=run["dir"] / "figures" / fig.stem, **_inputs(fig, run))
+    return sorted(str(p) for p in (run["dir"] / "figures").glob("*.png"))
+
+
+@pytest.mark.parametrize("fig", registry.FIGURES, ids=lambda f: f.stem)
+def test_every_registry_figure_draws(fig, run, drawn):
+    image = matplotlib.image.imread(run["dir"] / "figures" / f"{fig.stem}.png")
+    assert image.shape[0] > 150 and image.shape[1] > 300
+    assert image.std() > 0.01  # not a blank canvas
+
+
+def test_growth_and_distribution_have_one_panel_per_mode(run):
+    ds = load_dataset(run["mc"])
+    fits = pd.read_csv(run["dir"] / "fig4.csv")
+    for modes in (("lumped",), ("lumped", "distributed")):
+        fig = figures.fig_deficit_growth(ds, fits, modes)
+        assert [ax.get_title() for ax in fig.axes] == [
+            f"{m.capitalize()} consumption" for m in modes
+        ]
+        fig = figures.fig_distribution(ds, modes)
+        assert len(fig.axes) == len(modes)
+
+
+def test_summary_and_report(run, drawn):
+    d = run["dir"]
+    parts = {
+        "grid": d / "grid.json",
+        "regimes_fig4": d / "regimes_fig4.json",
+        "sweep": d / "sweep.json",
+    }
+    publish.summary(parts, d / "summary.json")
+    summary = json.loads((d / "summary.json").read_text())
+    assert summary["c_lb_J_per_slot"] > 0 and "regimes_fig4" in summary and "sweep" in summary
+    publish.report(
+        summary_json=d / "summary.json",
+        models_csv=run["models"],
+        tasks_csv=run["tasks"],
+        figures=drawn,
+        html=d / "report.html",
+        md=d / "report.md",
+    )
+    md = (d / "report.md").read_text()
+    for fig in registry.FIGURES:
+        assert f"### {fig.title}" in md, fig.title
+    headers = [line for line in md.splitlines() if line.startswith("| ")]
+    # Table headers are words with units, never raw keys such as mean_D_Tmax_J.
+    raw = [h for h in headers if re.search(r"\| [a-z]+_[A-Za-z_]+ \|", h)]
+    assert not raw, raw
+    assert "mean D_T at T_max [J]" in md and "drift μ [J/slot]" in md
+    html = (d / "report.html").read_text()
+    assert html.count('src="data:image/png;base64,') == len(registry.FIGURES)
