@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import optimize
 from scipy.special import comb
 
 from energy_routing import ds3
@@ -24,10 +27,30 @@ def test_frontier_constants_derived_from_chinchilla():
     assert law.L_irr == pytest.approx(1.69)
     assert law.gamma == pytest.approx(0.34)
     assert law.Gamma == pytest.approx(900, rel=2e-3)
-    # On the frontier the data term is (alpha/beta) times the parameter term.
+    # docs/model.md §2 by hand at the default model sizes.
+    assert law.loss(1e9) == pytest.approx(1.69 + 406.4 * (1 + 0.34 / 0.28) * 1e9**-0.34)
+    assert law.loss(1e10) == pytest.approx(2.0482509555357984, rel=1e-12)
+
+
+@pytest.mark.parametrize("compute", [1e20, 1e22, 1e24])
+def test_frontier_is_the_compute_optimal_loss(compute):
+    """L(N) is Chinchilla's L(N, D) at the N minimising it for a budget C = 6 N D, found
+    here numerically rather than from the alpha : beta ratio the package uses."""
     c = Chinchilla()
-    n = 1e10
-    assert law.loss(n) == pytest.approx(c.E + c.A / n**c.alpha * (1 + c.alpha / c.beta))
+
+    def full_loss(log_n):
+        n = math.exp(log_n)
+        return c.E + c.A / n**c.alpha + c.B / (compute / (6 * n)) ** c.beta
+
+    best = optimize.minimize_scalar(
+        full_loss,
+        bounds=(math.log(1e3), math.log(1e16)),
+        method="bounded",
+        options={"xatol": 1e-10},
+    )
+    assert best.success
+    n_opt = math.exp(best.x)
+    assert frontier_law(c).loss(n_opt) == pytest.approx(best.fun, rel=1e-9)
 
 
 def test_token_coefficients_match_hand_values():
