@@ -10,6 +10,7 @@ from snakerun import ROOT
 
 from energy_routing import archive, cli, plan
 from energy_routing.archive import ArchiveError
+from energy_routing.config import validate
 
 
 @pytest.fixture
@@ -79,17 +80,52 @@ def test_verify_unreadable_archive(tmp_path):
         archive.verify(path)
 
 
+def _shards(trials: int, per: int, routing_errors) -> list[tuple[float, int, int]]:
+    """The shard jobs of one scenario, enumerated: (routing error, first trial, stop)."""
+    return [(e, a, min(a + per, trials)) for e in routing_errors for a in range(0, trials, per)]
+
+
 def test_plan_counts_jobs_and_scales(default_cfg):
-    df = plan.plan(default_cfg)
-    shards = df[df.rule == "mc_shard[fig4]"].iloc[0]
-    mc = default_cfg["montecarlo"]
-    n_err = len(default_cfg["scenarios"]["fig4"]["routing_errors"])
-    assert shards.jobs == n_err * -(-mc["trials"] // mc["trials_per_shard"])
-    expected = mc["trials"] * mc["t_max"] * n_err * plan.SLOT_TRIAL_SECONDS / 3600
-    assert shards.core_hours == pytest.approx(expected)
-    # Memory per shard grows with trials x checkpoints, never with the horizon.
-    assert plan.shard_memory_mb(50, 120, 65536) == plan.shard_memory_mb(50, 120, 65536)
-    assert plan.shard_memory_mb(10_000, 120, 65536) > plan.shard_memory_mb(50, 120, 65536)
+    """Job counts and core-hours of the default config, from an enumeration of its shards."""
+    spt = 1e-6  # seconds per slot-trial: round numbers by hand
+    df = plan.plan(default_cfg, seconds_per_slot_trial=spt).set_index("rule")
+    # docs/model.md §10 and the defaults: fig4 has 5 routing errors, 200 trials to 1e6
+    # slots; the sweep 7 provisioning ratios with 400 trials to 2e5 slots; 50 per shard.
+    fig4 = _shards(200, 50, [0.0, 0.01, 0.05, 0.1, 0.2])
+    sweep = {f"sweep_rho{rho:g}": _shards(400, 50, [0.0]) for rho in [0.85, 0.9, 0.95, 1.0]}
+    sweep |= {f"sweep_rho{rho:g}": _shards(400, 50, [0.0]) for rho in [1.05, 1.1, 1.15]}
+    assert df.loc["mc_shard[fig4]", "jobs"] == len(fig4) == 20
+    assert df.loc["mc_shard[fig4]", "core_hours"] == pytest.approx(1000 / 3600)
+    assert df.loc["mc_shard[fig4]", "core_hours"] == pytest.approx(
+        sum((b - a) * 1_000_000 * spt for _, a, b in fig4) / 3600
+    )
+    for name, shards in sweep.items():
+        assert df.loc[f"mc_shard[{name}]", "jobs"] == len(shards) == 8
+        assert df.loc[f"mc_shard[{name}]", "core_hours"] == pytest.approx(80 / 3600)
+    assert df.jobs.sum() == 1 + (20 + 1) + 7 * (8 + 1)
+    # Each shard job reserves at least the time its 50 trials are expected to take.
+    minutes = df.loc["mc_shard[fig4]", "runtime_min_per_job"]
+    assert minutes * 60 >= 50 * 1_000_000 * spt
+
+
+def test_plan_counts_a_partial_last_shard(default_cfg):
+    mc = {**default_cfg["montecarlo"], "trials": 130, "trials_per_shard": 50}
+    cfg = validate({**default_cfg, "montecarlo": mc, "sweep": {"activate": False}})
+    df = plan.plan(cfg, seconds_per_slot_trial=1e-6).set_index("rule")
+    errors = cfg["scenarios"]["fig4"]["routing_errors"]
+    shards = _shards(130, 50, errors)
+    assert [b - a for _, a, b in shards[:3]] == [50, 50, 30]
+    assert df.loc["mc_shard[fig4]", "jobs"] == len(shards) == 3 * len(errors)
+    assert list(df.index) == ["characterize", "mc_shard[fig4]", "mc_merge[fig4]"]
+
+
+def test_plan_sizes_the_sweep_merge_with_the_sweep_trials(default_cfg):
+    df = plan.plan(default_cfg).set_index("rule")
+    fig4 = df.loc["mc_merge[fig4]", "mem_mb_per_job"]
+    sweep = df.loc["mc_merge[sweep_rho1]", "mem_mb_per_job"]
+    # The sweep merges 400 trials of one routing error, fig4 200 trials of five: the data
+    # held by a sweep merge is 400 / (5 x 200) = 0.4 of fig4's, not 0.2.
+    assert sweep - plan.BASE_MB == pytest.approx(0.4 * (fig4 - plan.BASE_MB), abs=1)
 
 
 def test_cluster_sizing_example(default_cfg):
