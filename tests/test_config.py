@@ -114,19 +114,6 @@ def test_missing_and_broken_files(tmp_path):
         config.load(bad)
 
 
-def test_schema_documents_every_key():
-    def walk(node, path):
-        if not isinstance(node, dict):
-            return
-        for key, sub in node.get("properties", {}).items():
-            assert "description" in sub, f"{path}{key} has no description"
-            assert "type" in sub, f"{path}{key} has no type"
-            walk(sub, f"{path}{key}.")
-            walk(sub.get("items", {}), f"{path}{key}[].")
-
-    walk(config.schema(), "")
-
-
 # The Monte Carlo and analysis sections.
 BAD_MC = [
     ("montecarlo.t_max", 5, "montecarlo.t_max", "must exceed the first checkpoint"),
@@ -153,3 +140,41 @@ def test_bad_montecarlo_value_names_key(default_cfg, path, value, key, words):
         config.validate(_set(default_cfg, path, value))
     assert f"'{key}'" in str(err.value)
     assert words in str(err.value)
+
+
+def _schema_keys(node: dict, path: str = ""):
+    """Every (dotted path, schema, required) below an object schema, arrays and maps too."""
+    required = set(node.get("required", []))
+    for key, sub in node.get("properties", {}).items():
+        dotted = f"{path}.{key}" if path else key
+        yield dotted, sub, key in required
+        yield from _nested(sub, dotted)
+    extra = node.get("additionalProperties")
+    if isinstance(extra, dict):
+        yield from _nested(extra, f"{path}.*")
+
+
+def _nested(sub: dict, dotted: str):
+    if sub.get("type") == "object":
+        yield from _schema_keys(sub, dotted)
+    items = sub.get("items")
+    if isinstance(items, dict) and items.get("type") == "object":
+        yield from _schema_keys(items, f"{dotted}[]")
+
+
+def test_schema_documents_every_key():
+    """README: every key has a description and a type, every optional key a default, and
+    every number its bounds."""
+    problems = []
+    for dotted, sub, required in _schema_keys(config.schema()):
+        types = sub.get("type")
+        types = types if isinstance(types, list) else [types]
+        missing = [k for k in ("description", "type") if k not in sub]
+        if not required and "default" not in sub:
+            missing.append("default")
+        bounds = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}
+        if {"number", "integer"} & set(types) and not bounds & set(sub):
+            missing.append("bounds")
+        if missing:
+            problems.append(f"{dotted}: {missing}")
+    assert problems == []

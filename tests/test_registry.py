@@ -91,3 +91,21 @@ def test_report_figures_follow_the_registry_order():
         ("Fig. 4: auxiliary energy against horizon (b)", "fig4_growth_b"),
         ("Provisioning sweep: the three regimes", "fig_sweep"),
     ]
+
+
+@pytest.mark.parametrize(
+    "script", sorted((ROOT / "workflow" / "scripts").glob("*.py")), ids=lambda p: p.name
+)
+def test_every_script_is_one_call_into_stages(script):
+    """README: the scripts are thin; all the work is in energy_routing.stages."""
+    import ast
+
+    tree = ast.parse(script.read_text())
+    packages = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module} | {
+        a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
+    }
+    ours = {p for p in packages if p.startswith("energy_routing")}
+    assert ours and all(p in {"energy_routing", "energy_routing.stages"} for p in ours), ours
+    (block,) = [n for n in tree.body if isinstance(n, ast.With)]
+    assert ast.unparse(block.items[0].context_expr).startswith("stages.logged(")
+    assert len(block.body) in (1, 2)  # the call, after at most one local binding
