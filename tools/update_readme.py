@@ -16,8 +16,26 @@ from pathlib import Path
 
 import pandas as pd
 
+from energy_routing.stages import registry
+
 ROOT = Path(__file__).resolve().parents[1]
-FIGURES = ["fig4_growth_fig4", "fig_sweep", "fig3_costs", "fig2_deviation", "fig_distribution_fig4"]
+#: The scenario whose per-scenario figures the README shows.
+SCENARIO = "fig4"
+
+
+def readme_figures() -> list[tuple[str, str]]:
+    """``(title, file stem)`` of every figure the registry marks for the README."""
+    return [(fig.title, fig.filename_stem(SCENARIO)) for fig in registry.FIGURES if fig.readme]
+
+
+def figures_block() -> str:
+    """The README's figure gallery, from the registry, two figures a row."""
+    items = [f"![{title}](docs/figures/{stem}.png)" for title, stem in readme_figures()]
+    rows = ["| | |", "|---|---|"]
+    for i in range(0, len(items), 2):
+        pair = [*items[i : i + 2], ""][:2]
+        rows.append(f"| {pair[0]} | {pair[1]} |")
+    return "\n".join(rows)
 
 
 def _replace(text: str, name: str, body: str) -> str:
@@ -29,22 +47,22 @@ def _replace(text: str, name: str, body: str) -> str:
 
 def results_block(results: Path) -> str:
     s = json.loads((results / "summary.json").read_text())
-    fig4 = s["regimes_fig4"]
-    rows = [r for r in fig4["rows"] if r["consumption"] == "lumped"]
+    fig4 = s[f"regimes_{SCENARIO}"]
+    rows = sorted(fig4["rows"], key=lambda r: (r["consumption"] != "lumped", r["routing_error"]))
     lines = [
         f"Default run: {fig4['trials']} trials per routing error to T = {fig4['t_max']:.0e} "
         f"slots at the critical point (R_bar = C_LB = {s['c_lb_J_per_slot']:.1f} J/slot, "
-        f"sigma_R^2 = {s['consumption_var_J2_per_slot']:.4g} J^2/slot), lumped consumption:",
+        f"sigma_R^2 = {s['consumption_var_J2_per_slot']:.4g} J^2/slot):",
         "",
-        "| routing error | drift mu [J/slot] | T* [slots] | transition detected | "
+        "| consumption | routing error | drift mu [J/slot] | T* [slots] | transition detected | "
         "breakpoint [slots] | mean D_T at T_max [J] | closed form [J] |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         t_star = "inf" if r["t_star"] is None else f"{r['t_star']:.3g}"
         bp = f"{r['breakpoint_T']:.3g}" if r["transition_detected"] else "-"
         lines.append(
-            f"| {r['routing_error']:g} | {r['mu']:.3g} | {t_star} | "
+            f"| {r['consumption']} | {r['routing_error']:g} | {r['mu']:.3g} | {t_star} | "
             f"{'yes' if r['transition_detected'] else 'no'} | {bp} | "
             f"{r['mean_D_Tmax_J']:.4g} ± {r['sem_D_Tmax_J']:.2g} | "
             f"{r['closed_form_D_Tmax_J']:.4g} |"
@@ -55,13 +73,14 @@ def results_block(results: Path) -> str:
         "Provisioning sweep (large-T log-log slope of mean D_T, 95% trial-bootstrap "
         "interval, against Theorem 2 and against the closed form over the same window):",
         "",
-        "| rho | regime | predicted exponent | fitted slope | 95% interval | "
+        "| consumption | rho | regime | predicted exponent | fitted slope | 95% interval | "
         "closed form, same window |",
-        "|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in sweep.itertuples():
         lines.append(
-            f"| {r.provisioning:g} | {r.regime} | {r.predicted_exponent:g} | {r.slope:.3f} | "
+            f"| {r.consumption} | {r.provisioning:g} | {r.regime} | {r.predicted_exponent:g} | "
+            f"{r.slope:.3f} | "
             f"[{r.slope_low:.3f}, {r.slope_high:.3f}] | {r.closed_form_slope:.3f} |"
         )
     return "\n".join(lines)
@@ -105,10 +124,11 @@ def main() -> None:
     args = parser.parse_args()
     out = ROOT / "docs" / "figures"
     out.mkdir(parents=True, exist_ok=True)
-    for name in FIGURES:
-        shutil.copyfile(args.results / "figures" / f"{name}.png", out / f"{name}.png")
+    for _, stem in readme_figures():
+        shutil.copyfile(args.results / "figures" / f"{stem}.png", out / f"{stem}.png")
     readme = ROOT / "README.md"
     text = _replace(readme.read_text(), "results", results_block(args.results))
+    text = _replace(text, "figures", figures_block())
     if args.bench.exists():
         text = _replace(text, "speed", speed_block(args.bench))
     readme.write_text(text)
