@@ -1,13 +1,15 @@
-"""Command line: ``energy-routing {validate,plan,archive,verify}``.
+"""Command line: ``energy-routing {validate,plan,archive,verify,replay}``.
 
 ``validate`` checks a config (and that every task has a feasible model) without running
 anything; ``plan`` sizes a run before it is submitted; ``archive`` packs results with their
-provenance and ``verify`` checks an archive against its manifest.
+provenance and source, ``verify`` checks an archive against its manifest and ``replay``
+reruns it in its locked environment and compares every result.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from energy_routing import archive, config, grids, plan
@@ -41,7 +43,11 @@ def _plan(args) -> int:
 def _archive(args) -> int:
     out = args.output or archive.default_name(args.name)
     manifest = archive.create(out, results=args.results, config=args.configfile)
-    print(f"wrote {out} ({len(manifest['files'])} files, git {manifest['git_revision']})")
+    n_source = len((manifest["source"] or {}).get("files", {}))
+    print(
+        f"wrote {out} ({len(manifest['files'])} files, {n_source} source files, "
+        f"git {manifest['git_revision']})"
+    )
     return 0
 
 
@@ -52,6 +58,27 @@ def _verify(args) -> int:
         f"(git {manifest['git_revision']}, created {manifest['created']})"
     )
     return 0
+
+
+def _replay(args) -> int:
+    from energy_routing import replay
+
+    report = replay.replay(
+        args.archive,
+        workdir=args.workdir,
+        keep=args.keep,
+        cores=args.cores,
+        python=args.python,
+        install=not args.no_install,
+        source=args.source,
+        against=args.against,
+        say=lambda msg: print(msg, file=sys.stderr, flush=True),
+    )
+    print(report.render())
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report.to_json(), f, indent=2)
+    return 0 if report.identical else (2 if report.error else 1)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,6 +105,42 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("verify", help="check an archive against its manifest")
     p.add_argument("archive")
     p.set_defaults(func=_verify)
+    p = sub.add_parser(
+        "replay",
+        help="rerun an archive in its locked environment and compare every result",
+        description="Verify the archive, set up its source and a new virtualenv with its "
+        "lock in a fresh directory, rerun its config with Snakemake and compare every "
+        "archived result with the new one. Exit status 0: identical, 1: results differ, "
+        "2: the replay could not be carried out.",
+    )
+    p.add_argument("archive")
+    p.add_argument("--workdir", help="where to work: new or empty, kept (default: a temp dir)")
+    p.add_argument("--keep", action="store_true", help="keep the temporary workdir")
+    p.add_argument("--cores", type=int, default=2, help="snakemake --cores (default 2)")
+    p.add_argument(
+        "--python",
+        help="interpreter for the new virtualenv (default: pythonX.Y of the archived run "
+        "if on PATH, else this one)",
+    )
+    p.add_argument(
+        "--no-install",
+        action="store_true",
+        help="rerun in the running environment instead of installing the lock",
+    )
+    p.add_argument(
+        "--source",
+        choices=["archive", "checkout"],
+        default="archive",
+        help="the package and workflow to run: the archived source (default) or the "
+        "current checkout",
+    )
+    p.add_argument(
+        "--against",
+        metavar="DIR",
+        help="compare with the results/ already in DIR instead of rerunning",
+    )
+    p.add_argument("--json", metavar="FILE", help="also write the report as JSON")
+    p.set_defaults(func=_replay)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
