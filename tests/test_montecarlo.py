@@ -477,3 +477,102 @@ def test_route_tally_matches_routed_tasks(workload, routing_error):
         np.testing.assert_array_equal(tally - before, direct)
         assert np.all(workload.feasible[types, models])
         assert np.all(np.diff(types) >= 0) and np.all(draws.slots < 500)
+
+
+# --------------------------------------------------------------------------------------
+# The seam: fast path unchanged, per-slot kernel bit-identical (docs/model.md §12)
+# --------------------------------------------------------------------------------------
+
+GOLDEN_FIELDS = (
+    "deficit_J",
+    "battery_J",
+    "aux_injected_J",
+    "realised_drift_J_per_slot",
+    "increment_var_J2_per_slot",
+    "task_counts",
+)
+
+
+@pytest.fixture(scope="module")
+def default_workload() -> Workload:
+    from pathlib import Path
+
+    from energy_routing import config, grids
+
+    cfg = config.load(Path(__file__).resolve().parents[1] / "config" / "config.yaml")
+    return grids.workload(grids.task_grid(cfg), cfg)
+
+
+@pytest.mark.parametrize("kernel", ["fast", "per_slot"])
+@pytest.mark.parametrize("routing_error", [0.0, 0.05, 0.3])
+def test_engine_matches_records_of_the_engine_before_the_seam(
+    default_workload, kernel, routing_error
+):
+    """Outputs recorded from the single-file engine (commit 2682a25, before policies and
+    storage became parameters) are reproduced bit for bit by the fast path and by the
+    per-slot kernel running the myopic policy: default workload, both modes, 5 chunks."""
+    from pathlib import Path
+
+    golden = np.load(Path(__file__).parent / "data" / "engine_golden.npz")
+    result = simulate(
+        default_workload,
+        routing_error=routing_error,
+        checkpoints=log_checkpoints(1, 5000, 25),
+        trials=[0, 1, 2],
+        root_seed=7,
+        scenario_key=scenario_key("golden"),
+        chunk_slots=1000,
+        kernel=kernel,
+    )
+    assert result.kernel == kernel
+    for name in GOLDEN_FIELDS:
+        expected = golden[f"eps{routing_error}/{name}"]
+        assert np.array_equal(getattr(result, name), expected, equal_nan=True), name
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    chunk_slots=st.sampled_from([1, 2, 3, 7, 64, 500]),
+    horizon=st.integers(1, 700),
+    routing_error=st.sampled_from([0.0, 0.2, 1.0]),
+)
+def test_per_slot_myopic_is_the_fast_path_bit_for_bit(
+    workload, seed, chunk_slots, horizon, routing_error
+):
+    """Myopic through the per-slot kernel == fast path, every record, both modes, for
+    chunks shorter than a service (carried energy over several chunks) and longer."""
+    from engine_workloads import RECORDS, assert_same_paths
+
+    kwargs = dict(
+        routing_error=routing_error,
+        checkpoints=np.unique(np.r_[1, log_checkpoints(1, horizon, 12)]),
+        trials=[0, 3],
+        root_seed=seed,
+        scenario_key=KEY,
+        chunk_slots=chunk_slots,
+    )
+    fast = simulate(workload, **kwargs)
+    slow = simulate(workload, kernel="per_slot", **kwargs)
+    assert (fast.kernel, slow.kernel) == ("fast", "per_slot")
+    assert_same_paths(fast, slow, [f for f in RECORDS if f != "stored_J"])
+    # The fast path does not walk the store; it reports F_t = B_t + U_t (eq. 47).
+    scale = 1.0 + np.abs(fast.battery_J) + fast.aux_injected_J
+    assert np.all(np.abs(fast.stored_J - slow.stored_J) <= 1e-12 * scale)
+
+
+def test_kernel_choice_is_validated(workload):
+    from energy_routing.engine.policies import SlackDeferral
+    from energy_routing.engine.storage import Storage
+
+    base = dict(checkpoints=[10], trials=1, root_seed=1, scenario_key=KEY)
+    with pytest.raises(ValueError, match="kernel"):
+        simulate(workload, kernel="fast", storage=Storage(capacity_J=5.0), **base)
+    with pytest.raises(ValueError, match="kernel"):
+        simulate(workload, kernel="fast", policy=SlackDeferral(max_wait_s=2.0), **base)
+    with pytest.raises(ValueError, match="kernel"):
+        simulate(workload, kernel="vectorised", **base)
+    with pytest.raises(ValueError, match="routing_error"):
+        simulate(workload, routing_error=0.1, policy=mc.Myopic(0.2), **base)
+    assert simulate(workload, storage=Storage(capacity_J=5.0), **base).kernel == "per_slot"
+    assert simulate(workload, **base).kernel == "fast"

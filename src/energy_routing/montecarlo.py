@@ -28,14 +28,18 @@ Each chunk of a trial goes through four separable stages:
 4. :func:`walk_chunk` -- battery, running minimum, floored battery, injections and
    checkpoint sampling, fused in one numba loop.
 
-Where later policies plug in: a state-dependent policy (deferral within a deadline,
-drift-plus-penalty, a finite battery, correlated supply) needs the battery and the queue in
-every slot, so it cannot be split into "route, then consume, then walk". It replaces stages
-2-4 by a single per-slot numba step that takes the chunk's draws (tasks sorted by slot, e.g.
-with a stable counting sort of ``ChunkDraws.slots``) and the carried state, and writes the
-same checkpoint records. Correlated supply replaces only the harvest part of stage 1 (its
-state joins the carried state). The trial loop (:func:`_run_trial`), the random streams,
-the sharding and the result container stay as they are.
+The seam (docs/model.md §12): :func:`simulate` takes a ``policy``
+(:mod:`energy_routing.engine.policies`) and a ``storage``
+(:mod:`energy_routing.engine.storage`). A static policy (myopic with routing error,
+variance-aware) with the unbounded lossless store takes stages 2-4 above, the fast path.
+A state-dependent policy (slack-aware deferral, drift-plus-penalty) or a finite or lossy
+store needs the battery and the queue in every slot: stages 2-4 are then replaced by the
+per-slot numba kernel :func:`energy_routing.engine.kernels.slot_chunk`, which takes the
+same chunk draws (tasks sorted by slot with a stable sort), carries its named state
+(:class:`energy_routing.engine.kernels.SlotState`: battery, store, auxiliary and spilled
+energy, queue, energy owed to the next chunk) across chunks and writes the same checkpoint
+records. Run with the myopic policy it reproduces the fast path bit for bit. The trial
+loop, the random streams, the sharding and the result container are shared.
 
 Random streams
 --------------
@@ -43,9 +47,9 @@ Trial ``k`` of scenario ``key`` under root seed ``s`` owns four independent gene
 ``np.random.Generator(np.random.PCG64(np.random.SeedSequence(s, spawn_key=(key, k, j))))``
 for ``j`` = 0 (arrival counts), 1 (slots within the chunk), 2 (routing), 3 (harvest). A
 trial's path therefore depends only on (root seed, scenario key, trial index, chunk size):
-not on sharding, thread count or execution order. The routing error is not part of the
-key, so runs that differ only in the routing error see the same arrivals and harvests
-(common random numbers).
+not on sharding, thread count or execution order. Neither the routing error nor the policy
+nor the store is part of the key, so runs that differ only in them see the same arrivals
+and harvests (common random numbers); runs with the same routing error see the same routes.
 
 Per chunk of L slots, arrivals are drawn by Poisson splitting: for each task type i one
 count N_i ~ Poisson(lambda * mix_i * L), then one uniform slot per task. This has exactly
@@ -66,6 +70,10 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
+from energy_routing.engine.kernels import STATE_FIELDS, SlotState, slot_chunk
+from energy_routing.engine.policies import Myopic, Policy, last_start_slots
+from energy_routing.engine.storage import Storage
+
 __all__ = [
     "CONSUMPTION_MODES",
     "ChunkDraws",
@@ -80,6 +88,7 @@ __all__ = [
     "lumped_consumption",
     "policy_moments",
     "route_myopic",
+    "route_probabilities",
     "scenario_key",
     "simulate",
     "tally_routes",
@@ -130,6 +139,12 @@ class Workload:
         R_bar, mean harvest per slot [J].
     harvest_var_J2 : float
         sigma_R^2, variance of the harvest per slot [J^2]; 0 means a deterministic R_bar.
+    slack_s : ndarray, shape (K, M), optional
+        Delta_i - Delta_disp - Theta_im [s]: how long a task may wait before model m misses
+        its deadline (docs/model.md §4); negative exactly where ``feasible`` is False.
+        Needed only by policies that defer (docs/model.md §12).
+    dt_s : float, default 1
+        Slot length [s], to turn ``slack_s`` into slots.
 
     Raises
     ------
@@ -145,6 +160,8 @@ class Workload:
     arrival_rate: float
     harvest_mean_J: float
     harvest_var_J2: float
+    slack_s: np.ndarray | None = None
+    dt_s: float = 1.0
 
     def __post_init__(self) -> None:
         def put(name: str, value: object) -> None:
@@ -205,6 +222,18 @@ class Workload:
         if self.harvest_var_J2 > 0 and self.harvest_mean_J == 0:
             raise ValueError("harvest_var_J2: a positive variance needs harvest_mean_J > 0")
 
+        if self.slack_s is not None:
+            slack = np.array(self.slack_s, dtype=np.float64)
+            if slack.shape != energy.shape or not np.all(np.isfinite(slack)):
+                raise ValueError(f"slack_s: expected finite values of shape {energy.shape}")
+            if np.any((slack >= 0) != feasible):
+                raise ValueError("slack_s: must be >= 0 exactly where feasible is True")
+            slack.setflags(write=False)
+            put("slack_s", slack)
+        dt_s = float(self.dt_s)
+        if not np.isfinite(dt_s) or dt_s <= 0:
+            raise ValueError(f"dt_s: must be finite and > 0, got {dt_s!r}")
+        put("dt_s", dt_s)
         for arr in (mix, energy, profile, feasible):
             arr.setflags(write=False)
         best = best.astype(np.int64)
@@ -260,18 +289,39 @@ def harvest_gamma(mean_J: float, var_J2: float) -> tuple[float, float]:
 # --------------------------------------------------------------------------------------
 
 
-def _route_probabilities(workload: Workload, routing_error: float) -> np.ndarray:
-    """Probability that a task of type i is served by model m under the policy, (K, M)."""
+def _alternatives(workload: Workload, task_type: int, best: np.ndarray | None) -> np.ndarray:
+    """Feasible models of type i other than its primary model (m*(i) unless ``best``)."""
+    if best is None:
+        return workload.alternatives(task_type)
+    alts = np.flatnonzero(workload.feasible[task_type])
+    return alts[alts != best[task_type]]
+
+
+def _route_probabilities(
+    workload: Workload, routing_error: float, best: np.ndarray | None = None
+) -> np.ndarray:
+    """Probability that a task of type i is served by model m under the policy, (K, M).
+
+    ``best`` replaces m*(i) as the primary model (a static policy's route table).
+    """
     probs = np.zeros(workload.energy_J.shape)
     for i in range(workload.n_types):
-        best = workload.best_model[i]
-        alts = workload.alternatives(i)
+        best_i = workload.best_model[i] if best is None else best[i]
+        alts = _alternatives(workload, i, best)
         if alts.size == 0:
-            probs[i, best] = 1.0
+            probs[i, best_i] = 1.0
         else:
-            probs[i, best] = 1.0 - routing_error
+            probs[i, best_i] = 1.0 - routing_error
             probs[i, alts] = routing_error / alts.size
     return probs
+
+
+def route_probabilities(workload: Workload, policy) -> np.ndarray:
+    """Pr[m | i] of a policy (docs/model.md §8, §12), shape (K, M): its route table with
+    its routing error spread uniformly over the other feasible models. Waiting policies
+    keep the model chosen at arrival, so this holds for every policy of
+    :mod:`energy_routing.engine.policies`."""
+    return _route_probabilities(workload, policy.routing_error, policy.route_table(workload))
 
 
 def policy_moments(workload: Workload, routing_error: float) -> tuple[float, float]:
@@ -445,7 +495,11 @@ class EnginePlan:
     max_service: int  # S_max [slot]
 
     @classmethod
-    def build(cls, workload: Workload, routing_error: float) -> EnginePlan:
+    def build(
+        cls, workload: Workload, routing_error: float, best: np.ndarray | None = None
+    ) -> EnginePlan:
+        """Tables for ``workload``; ``best`` (K,) replaces m*(i) as each type's primary
+        model (a static policy's route table, docs/model.md §12.3)."""
         n_types, n_models = workload.energy_J.shape
         profile = np.ascontiguousarray(workload.profile_J)
         nonzero = profile > 0
@@ -454,7 +508,7 @@ class EnginePlan:
         alternatives = np.full((n_types, n_models), -1, dtype=np.int64)
         n_alt = np.zeros(n_types, dtype=np.int64)
         for i in range(n_types):
-            alts = workload.alternatives(i)
+            alts = _alternatives(workload, i, best)
             alternatives[i, : alts.size] = alts
             n_alt[i] = alts.size
         shape, scale = workload.harvest_gamma
@@ -463,7 +517,9 @@ class EnginePlan:
             energy=np.ascontiguousarray(workload.energy_J),
             profile=profile,
             service_len=service_len,
-            best=np.ascontiguousarray(workload.best_model, dtype=np.int64),
+            best=np.ascontiguousarray(
+                workload.best_model if best is None else best, dtype=np.int64
+            ),
             alternatives=alternatives,
             n_alternatives=n_alt,
             routing_error=float(routing_error),
@@ -758,7 +814,7 @@ def walk_chunk(
 
 @dataclass(frozen=True)
 class SimulationResult:
-    """Per-trial records of one simulation (docs/model.md §6-8).
+    """Per-trial records of one simulation (docs/model.md §6-8, §12).
 
     Attributes
     ----------
@@ -769,22 +825,36 @@ class SimulationResult:
     checkpoints : ndarray of int64, shape (n_checkpoints,)
         Recording slots t [slot].
     deficit_J : ndarray, shape (mode, trial, checkpoint)
-        D_t [J].
+        D_t [J] of the free battery.
     battery_J : ndarray, shape (mode, trial, checkpoint)
         Unconstrained battery B_t [J].
     aux_injected_J : ndarray, shape (mode, trial, checkpoint)
-        Cumulative auxiliary injection A_t of the floored battery [J] (equals D_t, Thm. 1).
+        Cumulative auxiliary energy U_t [J] of the store (equals D_t for the unbounded
+        lossless store, Thm. 1).
     realised_drift_J_per_slot : ndarray, shape (mode, trial)
         B_T / T at T = last checkpoint [J/slot].
     increment_var_J2_per_slot : ndarray, shape (mode, trial)
         Sample variance (ddof=1) of the per-slot increments R_t - C_t up to T [J^2/slot];
         NaN when T = 1.
     task_counts : ndarray of int64, shape (trial, K, M)
-        Number of tasks of each type served by each model up to T (arrival slots <= T).
+        Number of tasks of each type routed to each model up to T (arrival slots <= T).
     routing_error : float
         epsilon [1].
     root_seed, scenario_key, chunk_slots : int
         Reproducibility parameters of the run.
+    policy, policy_parameter : str, float
+        The policy's name and swept parameter (docs/model.md §12).
+    storage : Storage
+        The store walked.
+    kernel : str
+        ``"fast"`` (vectorised path) or ``"per_slot"``.
+    spilled_J, stored_J, backlog : ndarray, shape (mode, trial, checkpoint)
+        Cumulative spilled harvest [J], stored energy [J] and queued tasks at the
+        checkpoints. On the fast path: 0, F_t = B_t + U_t (to rounding) and 0.
+    dispatched, wait_slots, missed, backlog_slots : ndarray, shape (mode, trial)
+        Tasks started up to T, their total wait [slot], those started after their last
+        feasible start, and the sum over slots of the tasks queued at a slot's end
+        [task slot]. On the fast path every task arriving by T starts on arrival.
     """
 
     consumption: tuple[str, ...]
@@ -800,6 +870,17 @@ class SimulationResult:
     root_seed: int
     scenario_key: int
     chunk_slots: int
+    policy: str = "myopic"
+    policy_parameter: float = 0.0
+    storage: Storage = field(default_factory=Storage)
+    kernel: str = "fast"
+    spilled_J: np.ndarray | None = None
+    stored_J: np.ndarray | None = None
+    backlog: np.ndarray | None = None
+    dispatched: np.ndarray | None = None
+    wait_slots: np.ndarray | None = None
+    missed: np.ndarray | None = None
+    backlog_slots: np.ndarray | None = None
 
 
 def _check_routing_error(routing_error: float) -> None:
@@ -869,26 +950,111 @@ def _run_trial(
         t0 += n_slots
 
 
+def _run_trial_per_slot(
+    plan: EnginePlan,
+    streams: tuple[np.random.Generator, ...],
+    modes: tuple[str, ...],
+    checkpoints: np.ndarray,
+    chunk_slots: int,
+    shift: float,
+    records: list[tuple[np.ndarray, ...]],
+    values: np.ndarray,
+    task_counts: np.ndarray,
+    policy_tables: tuple[np.ndarray, np.ndarray, int, float, float],
+    storage: Storage,
+) -> None:
+    """Simulate one trial chunk by chunk through the per-slot kernel (docs/model.md §12).
+
+    The chunk's draws are those of :func:`_run_trial` (same streams, same order), so every
+    policy and store sees the same arrivals, routes and harvests. ``values`` (mode,
+    field) receives the final named state of each mode.
+    """
+    horizon = int(checkpoints[-1])
+    n_carry = plan.max_service - 1
+    harvest_buf = np.empty(chunk_slots)
+    wait_limit, last_start, kind, reserve, v_weight = policy_tables
+    states = [SlotState.empty(n_carry, values[k]) for k in range(len(modes))]
+    next_cp = np.zeros(len(modes), dtype=np.int64)
+    t0 = 0
+    while t0 < horizon:
+        n_slots = min(chunk_slots, horizon - t0)
+        draws = draw_chunk(streams, plan, n_slots, harvest_buf)
+        types, models = route_myopic(draws, plan)
+        tally_routes(draws, plan, task_counts)
+        order = np.argsort(draws.slots, kind="stable")
+        a_slot = draws.slots[order]
+        a_type = types[order]
+        a_model = models[order]
+        for k, mode in enumerate(modes):
+            st = states[k]
+            st.reserve_queue(order.size)
+            rec = records[k]
+            next_cp[k] = slot_chunk(
+                draws.harvest,
+                t0,
+                a_slot,
+                a_type,
+                a_model,
+                order,
+                st.q_arrival,
+                st.q_type,
+                st.q_model,
+                st.q_key,
+                mode == "distributed",
+                plan.energy,
+                plan.profile,
+                plan.service_len,
+                wait_limit,
+                last_start,
+                kind,
+                reserve,
+                v_weight,
+                storage.capacity_J,
+                storage.eta_charge,
+                storage.eta_discharge,
+                storage.keep_per_slot,
+                st.carry,
+                st.values,
+                checkpoints,
+                next_cp[k],
+                *rec,
+                shift,
+            )
+        t0 += n_slots
+
+
+def _policy_tables(workload: Workload, policy) -> tuple[np.ndarray, np.ndarray, int, float, float]:
+    """Wait limits and last starts [slot] (K, M), kind, reserve [J], V [tasks/J]."""
+    wait_limit = np.ascontiguousarray(policy.wait_limit(workload), dtype=np.int64)
+    if workload.slack_s is not None:
+        last_start = last_start_slots(workload.slack_s, workload.dt_s)
+    else:  # static policies start on arrival, which is feasible by construction
+        last_start = np.where(workload.feasible, 0, -1).astype(np.int64)
+    reserve, v_weight = policy.kernel_params()
+    return wait_limit, last_start, int(policy.kind), float(reserve), float(v_weight)
+
+
 def simulate(
     workload: Workload,
     *,
-    routing_error: float,
     checkpoints: Iterable[int],
     trials: int | Iterable[int],
     root_seed: int,
     scenario_key: int,
+    routing_error: float | None = None,
+    policy: Policy | None = None,
+    storage: Storage | None = None,
     chunk_slots: int = 65536,
     n_threads: int = 1,
     consumption: Iterable[str] = CONSUMPTION_MODES,
+    kernel: str = "auto",
 ) -> SimulationResult:
-    """Simulate independent trials of the slotted battery (docs/model.md §6-8).
+    """Simulate independent trials of the slotted battery (docs/model.md §6-8, §12).
 
     Parameters
     ----------
     workload : Workload
-        Tasks, models, arrival rate and harvest.
-    routing_error : float
-        epsilon, misrouting probability of the myopic policy [1] (docs/model.md §8).
+        Tasks, models, arrival rate and harvest (and ``slack_s`` for deferring policies).
     checkpoints : array_like of int
         Strictly increasing recording slots [slot]; the last one is the horizon T.
     trials : int or iterable of int
@@ -896,7 +1062,14 @@ def simulate(
     root_seed : int
         Root entropy of the study.
     scenario_key : int
-        Key of the scenario (see :func:`scenario_key`); the routing error is not part of it.
+        Key of the scenario (see :func:`scenario_key`); neither the routing error nor the
+        policy nor the store is part of it (common random numbers).
+    routing_error : float, optional
+        epsilon [1]: shorthand for ``policy=Myopic(routing_error)`` (docs/model.md §8).
+    policy : Policy, optional
+        Dispatch policy (:mod:`energy_routing.engine.policies`); default myopic.
+    storage : Storage, optional
+        The store (:mod:`energy_routing.engine.storage`); default unbounded and lossless.
     chunk_slots : int, default 65536
         Slots per chunk [slot]; part of the scenario (paths depend on it deterministically).
     n_threads : int, default 1
@@ -904,13 +1077,40 @@ def simulate(
     consumption : iterable of str, default ("lumped", "distributed")
         Consumption modes to walk, a subset of :data:`CONSUMPTION_MODES`; both modes
         share the same randomness.
+    kernel : {"auto", "fast", "per_slot"}
+        ``auto`` takes the fast vectorised path for a static policy with the unbounded
+        lossless store and the per-slot kernel otherwise; ``per_slot`` forces the kernel
+        (it gives the fast path's results bit for bit where both apply); ``fast`` refuses
+        what only the kernel can do.
 
     Returns
     -------
     SimulationResult
         Per-trial records at the checkpoints and at T.
     """
+    if policy is None:
+        policy = Myopic(0.0 if routing_error is None else routing_error)
+    elif routing_error is not None and float(routing_error) != policy.routing_error:
+        raise ValueError(
+            f"routing_error: {routing_error!r} given besides a policy with routing error "
+            f"{policy.routing_error!r}; set it on the policy"
+        )
+    if not isinstance(policy, Policy):
+        raise ValueError(f"policy: expected a Policy, got {type(policy).__name__}")
+    storage = Storage() if storage is None else storage
+    if not isinstance(storage, Storage):
+        raise ValueError(f"storage: expected a Storage, got {type(storage).__name__}")
+    routing_error = policy.routing_error
     _check_routing_error(routing_error)
+    needs_kernel = policy.state_dependent or not storage.unbounded
+    if kernel not in ("auto", "fast", "per_slot"):
+        raise ValueError(f"kernel: expected 'auto', 'fast' or 'per_slot', got {kernel!r}")
+    if kernel == "fast" and needs_kernel:
+        raise ValueError(
+            f"kernel: the fast path cannot run policy {policy.name!r} with a finite or lossy "
+            "store or a state-dependent policy; use 'auto' or 'per_slot'"
+        )
+    per_slot = kernel == "per_slot" or (kernel == "auto" and needs_kernel)
     cps = _check_checkpoints(checkpoints)
     modes = tuple(consumption)
     if not modes or len(set(modes)) != len(modes) or not set(modes) <= set(CONSUMPTION_MODES):
@@ -929,22 +1129,61 @@ def simulate(
     if n_threads < 1:
         raise ValueError(f"n_threads: must be >= 0, got {n_threads}")
 
-    plan = EnginePlan.build(workload, routing_error)
-    mu, _ = drift_volatility(workload, routing_error)
-    shift = mu  # expected increment: centres the sums of x_t and x_t^2
+    table = policy.route_table(workload)
+    primary = None if np.array_equal(table, workload.best_model) else table
+    plan = EnginePlan.build(workload, routing_error, primary)
+    tables = _policy_tables(workload, policy) if per_slot else None
+    probs = _route_probabilities(workload, routing_error, primary)
+    mean_e = float(workload.mix @ (probs * workload.energy_J).sum(axis=1))
+    shift = workload.harvest_mean_J - workload.arrival_rate * mean_e  # mu of the routes
     n_modes, n_trials, n_cp = len(modes), trial_ids.size, cps.size
-    deficit = np.zeros((n_modes, n_trials, n_cp))
-    battery = np.zeros((n_modes, n_trials, n_cp))
-    injected = np.zeros((n_modes, n_trials, n_cp))
-    states = np.zeros((n_trials, n_modes, _STATE_SIZE))
+    shape3 = (n_modes, n_trials, n_cp)
+    deficit, battery, injected = np.zeros(shape3), np.zeros(shape3), np.zeros(shape3)
+    spilled, stored, backlog = np.zeros(shape3), np.zeros(shape3), np.zeros(shape3)
+    states = np.zeros((n_trials, n_modes, len(STATE_FIELDS)))
+    fast_states = np.zeros((n_trials, n_modes, _STATE_SIZE))
     task_counts = np.zeros((n_trials, workload.n_types, workload.n_models), dtype=np.int64)
 
     def run(pos: int) -> None:
-        records = [(deficit[k, pos], battery[k, pos], injected[k, pos]) for k in range(n_modes)]
         streams = trial_streams(root_seed, scenario_key, int(trial_ids[pos]))
-        _run_trial(
-            plan, streams, modes, cps, chunk_slots, shift, records, states[pos], task_counts[pos]
-        )
+        if per_slot:
+            records = [
+                (
+                    deficit[k, pos],
+                    battery[k, pos],
+                    injected[k, pos],
+                    spilled[k, pos],
+                    stored[k, pos],
+                    backlog[k, pos],
+                )
+                for k in range(n_modes)
+            ]
+            _run_trial_per_slot(
+                plan,
+                streams,
+                modes,
+                cps,
+                chunk_slots,
+                shift,
+                records,
+                states[pos],
+                task_counts[pos],
+                tables,
+                storage,
+            )
+        else:
+            records = [(deficit[k, pos], battery[k, pos], injected[k, pos]) for k in range(n_modes)]
+            _run_trial(
+                plan,
+                streams,
+                modes,
+                cps,
+                chunk_slots,
+                shift,
+                records,
+                fast_states[pos],
+                task_counts[pos],
+            )
 
     if n_threads == 1 or n_trials == 1:
         for pos in range(n_trials):
@@ -954,6 +1193,8 @@ def simulate(
             for _ in pool.map(run, range(n_trials)):
                 pass
 
+    if not per_slot:
+        states[:, :, :_STATE_SIZE] = fast_states
     horizon = float(cps[-1])
     sum1 = states[:, :, _STATE_S1].T
     sum2 = states[:, :, _STATE_S2].T
@@ -962,6 +1203,26 @@ def simulate(
         inc_var = (sum2 - sum1 * sum1 / horizon) / (horizon - 1.0)
     else:
         inc_var = np.full((n_modes, n_trials), np.nan)
+    if per_slot:
+        per_trial = {
+            name: np.ascontiguousarray(states[:, :, STATE_FIELDS.index(field)].T)
+            for name, field in (
+                ("dispatched", "dispatched"),
+                ("wait_slots", "wait_sum_slots"),
+                ("missed", "missed"),
+                ("backlog_slots", "backlog_sum"),
+            )
+        }
+    else:
+        stored = battery + injected  # F_t = B_t + U_t (docs/model.md §6, eq. 47)
+        arrived = task_counts.sum(axis=(1, 2)).astype(np.float64)
+        zeros = np.zeros((n_modes, n_trials))
+        per_trial = {
+            "dispatched": np.broadcast_to(arrived, (n_modes, n_trials)).copy(),
+            "wait_slots": zeros,
+            "missed": zeros.copy(),
+            "backlog_slots": zeros.copy(),
+        }
     return SimulationResult(
         consumption=modes,
         trials=trial_ids,
@@ -976,4 +1237,12 @@ def simulate(
         root_seed=int(root_seed),
         scenario_key=int(scenario_key),
         chunk_slots=chunk_slots,
+        policy=policy.name,
+        policy_parameter=float(policy.parameter),
+        storage=storage,
+        kernel="per_slot" if per_slot else "fast",
+        spilled_J=spilled,
+        stored_J=stored,
+        backlog=backlog,
+        **per_trial,
     )

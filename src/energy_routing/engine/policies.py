@@ -1,0 +1,323 @@
+"""Dispatch policies of the engine (docs/model.md §8, §12.2-12.4).
+
+A policy decides, for every task, which model serves it and in which slot it starts.
+
+* Static policies decide at arrival from the task alone: :class:`Myopic` (the cheapest
+  feasible model, with a routing error epsilon) and :class:`VarianceAware` (mean energy
+  plus a risk weight times the energy variance). They take the fast vectorised path.
+* State-dependent policies look at the stored energy and the queue in every slot:
+  :class:`SlackDeferral` and :class:`DriftPlusPenalty`. They run in the per-slot kernel
+  (:mod:`energy_routing.engine.kernels`).
+
+Every policy keeps the model chosen at arrival (with its routing error), so only the start
+slot differs between myopic, deferral and drift-plus-penalty, and waiting never costs
+energy. A task waits at most until the last slot from which its model still meets the
+deadline (``last_start``); its feasible set F_i(w) shrinks as it waits (docs/model.md §4)
+and the policy never lets it shrink past the chosen model.
+
+Each policy has a ``name`` and a scalar ``parameter`` (the one a sweep varies), and
+validates its fields on construction, naming the field and the allowed range.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = [
+    "KIND_DEFERRAL",
+    "KIND_DPP",
+    "KIND_STATIC",
+    "POLICY_NAMES",
+    "DriftPlusPenalty",
+    "Myopic",
+    "Policy",
+    "SlackDeferral",
+    "VarianceAware",
+    "last_start_slots",
+    "policy_from_spec",
+]
+
+#: Integer codes of the per-slot kernel's decision rule.
+KIND_STATIC, KIND_DEFERRAL, KIND_DPP = 0, 1, 2
+
+
+def _check_epsilon(policy: str, value: float) -> float:
+    value = float(value)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"policy {policy!r}: routing_error must lie in [0, 1], got {value!r}")
+    return value
+
+
+def _check_nonneg(policy: str, name: str, value: float, allow_inf: bool = False) -> float:
+    value = float(value)
+    ok = value >= 0 and (allow_inf or math.isfinite(value))
+    if not ok or math.isnan(value):
+        finite = "" if allow_inf else "finite and "
+        raise ValueError(f"policy {policy!r}: {name} must be {finite}>= 0, got {value!r}")
+    return value
+
+
+def last_start_slots(slack_s: np.ndarray, dt_s: float) -> np.ndarray:
+    """Last wait [slot] after which a task of type i still meets its deadline on model m.
+
+    ``floor(slack / dt + 1e-12)`` with slack = Delta_i - Delta_disp - Theta_im [s]
+    (docs/model.md §4: m is in F_i(w dt) iff w <= this); -1 where m is not feasible at
+    arrival.
+
+    >>> last_start_slots(np.array([[0.0, 2.5, -1.0]]), 1.0).tolist()
+    [[0, 2, -1]]
+    """
+    slack = np.asarray(slack_s, dtype=float)
+    out = np.floor(slack / float(dt_s) + 1e-12)
+    return np.where(slack >= 0, out, -1).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Base of all policies: a routing error and the kernel's decision code."""
+
+    routing_error: float = 0.0
+    name = "policy"
+    kind = KIND_STATIC
+
+    @property
+    def state_dependent(self) -> bool:
+        """Whether decisions read the queue or the battery (the per-slot kernel is needed)."""
+        return self.kind != KIND_STATIC
+
+    @property
+    def parameter(self) -> float:
+        """The policy's swept scalar."""
+        return self.routing_error
+
+    def route_table(self, workload) -> np.ndarray:
+        """The model each task type goes to when not misrouted, shape (K,) int64."""
+        return np.asarray(workload.best_model, dtype=np.int64)
+
+    def wait_limit(self, workload) -> np.ndarray:
+        """Largest wait [slot] of a task of type i on model m, shape (K, M) int64."""
+        return np.zeros(workload.energy_J.shape, dtype=np.int64)
+
+    def kernel_params(self) -> tuple[float, float]:
+        """(reserve [J], V [tasks/J]) as the per-slot kernel reads them."""
+        return 0.0, 0.0
+
+
+@dataclass(frozen=True)
+class Myopic(Policy):
+    """Dispatch at arrival to m*(i), misrouting with probability epsilon (docs/model.md §8).
+
+    ``parameter`` is the routing error.
+
+    >>> Myopic(0.05).parameter
+    0.05
+    """
+
+    name = "myopic"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "routing_error", _check_epsilon(self.name, self.routing_error))
+
+
+@dataclass(frozen=True)
+class VarianceAware(Policy):
+    """Dispatch at arrival to argmin over F_i of E[e_im] + kappa Var[e_im] (docs/model.md §12.3).
+
+    Parameters
+    ----------
+    risk_weight_per_J : float
+        kappa [1/J], >= 0; 0 is the myopic choice m*(i) (ties to the lower index).
+    energy_var_J2 : ndarray, shape (K, M)
+        Var[e_im] [J^2], e.g. from the stochastic reasoning length
+        (:func:`energy_routing.reasoning.energy_moments`).
+    routing_error : float, default 0
+        epsilon, as for :class:`Myopic`, relative to the chosen model.
+    """
+
+    risk_weight_per_J: float = 0.0
+    energy_var_J2: np.ndarray = field(default=None, repr=False, compare=False)
+    name = "variance_aware"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "routing_error", _check_epsilon(self.name, self.routing_error))
+        object.__setattr__(
+            self,
+            "risk_weight_per_J",
+            _check_nonneg(self.name, "risk_weight_per_J", self.risk_weight_per_J),
+        )
+        if self.energy_var_J2 is None:
+            raise ValueError(f"policy {self.name!r}: energy_var_J2 (K x M variances) is required")
+        var = np.array(self.energy_var_J2, dtype=float)
+        if var.ndim != 2 or not np.all(np.isfinite(var)) or np.any(var < 0):
+            raise ValueError(
+                f"policy {self.name!r}: energy_var_J2 must be a finite non-negative K x M array"
+            )
+        var.setflags(write=False)
+        object.__setattr__(self, "energy_var_J2", var)
+
+    @property
+    def parameter(self) -> float:
+        return self.risk_weight_per_J
+
+    def route_table(self, workload) -> np.ndarray:
+        if self.energy_var_J2.shape != workload.energy_J.shape:
+            raise ValueError(
+                f"policy {self.name!r}: energy_var_J2 has shape {self.energy_var_J2.shape}, "
+                f"the workload {workload.energy_J.shape}"
+            )
+        score = workload.energy_J + self.risk_weight_per_J * self.energy_var_J2
+        return np.where(workload.feasible, score, np.inf).argmin(axis=1).astype(np.int64)
+
+
+def _wait_limit(workload, max_wait_s: float, policy: str) -> np.ndarray:
+    if getattr(workload, "slack_s", None) is None:
+        raise ValueError(
+            f"policy {policy!r} needs the workload's slack_s (deadline - dispatch latency - "
+            "latency per task and model); build the workload with it"
+        )
+    last = last_start_slots(workload.slack_s, workload.dt_s)
+    if math.isinf(max_wait_s):
+        cap = last
+    else:
+        cap = np.minimum(last, math.floor(max_wait_s / workload.dt_s + 1e-12))
+    return np.where(last >= 0, cap, 0).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class SlackDeferral(Policy):
+    """Wait while the battery is low, start when it can carry the task (docs/model.md §12.2).
+
+    A queued task starts in the first slot in which the stored energy at the start of the
+    slot, less ``reserve_J`` and less the energy of the tasks already started in that
+    slot, covers its energy; and at the latest after ``min(max_wait_s, slack)`` (its last
+    feasible start). ``max_wait_s = 0`` is the myopic policy, path by path.
+
+    Parameters
+    ----------
+    max_wait_s : float
+        Slack the policy may use [s], >= 0 (``inf``: the whole slack).
+    reserve_J : float, default 0
+        Stored energy kept back [J], >= 0.
+    routing_error : float, default 0
+    """
+
+    max_wait_s: float = 0.0
+    reserve_J: float = 0.0
+    name = "slack_deferral"
+    kind = KIND_DEFERRAL
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "routing_error", _check_epsilon(self.name, self.routing_error))
+        object.__setattr__(
+            self, "max_wait_s", _check_nonneg(self.name, "max_wait_s", self.max_wait_s, True)
+        )
+        object.__setattr__(self, "reserve_J", _check_nonneg(self.name, "reserve_J", self.reserve_J))
+
+    @property
+    def parameter(self) -> float:
+        return self.max_wait_s
+
+    def wait_limit(self, workload) -> np.ndarray:
+        return _wait_limit(workload, self.max_wait_s, self.name)
+
+    def kernel_params(self) -> tuple[float, float]:
+        return self.reserve_J, 0.0
+
+
+@dataclass(frozen=True)
+class DriftPlusPenalty(Policy):
+    """Drift-plus-penalty dispatch (docs/model.md §12.4).
+
+    In slot t with Q_t queued tasks, a task of energy e starts when
+    Q_t >= V * max(0, e - b) [tasks], where b is the stored energy at the start of the slot
+    less the energy of the tasks already started in it: the backlog's weight against V
+    times the auxiliary energy the start would draw now; and at the latest at its last
+    feasible start. V = 0 is myopic, V -> inf waits for stored energy (deferral with no
+    reserve).
+
+    Parameters
+    ----------
+    V_tasks_per_J : float
+        Trade-off V [tasks/J], >= 0.
+    max_wait_s : float, default inf
+        Slack the policy may use [s], >= 0.
+    routing_error : float, default 0
+    """
+
+    V_tasks_per_J: float = 0.0
+    max_wait_s: float = math.inf
+    name = "drift_plus_penalty"
+    kind = KIND_DPP
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "routing_error", _check_epsilon(self.name, self.routing_error))
+        object.__setattr__(
+            self, "V_tasks_per_J", _check_nonneg(self.name, "V_tasks_per_J", self.V_tasks_per_J)
+        )
+        object.__setattr__(
+            self, "max_wait_s", _check_nonneg(self.name, "max_wait_s", self.max_wait_s, True)
+        )
+
+    @property
+    def parameter(self) -> float:
+        return self.V_tasks_per_J
+
+    def wait_limit(self, workload) -> np.ndarray:
+        return _wait_limit(workload, self.max_wait_s, self.name)
+
+    def kernel_params(self) -> tuple[float, float]:
+        return 0.0, self.V_tasks_per_J
+
+
+#: Policy names accepted by :func:`policy_from_spec`, with the meaning of ``parameter``.
+POLICY_NAMES: dict[str, str] = {
+    "myopic": "routing error epsilon [1]",
+    "variance_aware": "risk weight kappa [1/J]",
+    "slack_deferral": "maximum wait [s]",
+    "drift_plus_penalty": "trade-off V [tasks/J]",
+}
+
+
+def policy_from_spec(
+    name: str,
+    parameter: float,
+    options: Mapping | None = None,
+    *,
+    energy_var_J2: np.ndarray | None = None,
+) -> Policy:
+    """Build a policy from its config name, its swept parameter and fixed options.
+
+    Options: ``routing_error`` (all), ``reserve_J`` (``slack_deferral``), ``max_wait_s``
+    (``drift_plus_penalty``). ``energy_var_J2`` is needed by ``variance_aware``.
+
+    >>> policy_from_spec("slack_deferral", 30.0, {"reserve_J": 100.0})
+    SlackDeferral(routing_error=0.0, max_wait_s=30.0, reserve_J=100.0)
+    >>> policy_from_spec("greedy", 1.0)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: policy 'greedy': unknown (allowed: myopic, variance_aware, ...)
+    """
+    opts = dict(options or {})
+    allowed = {
+        "myopic": set(),
+        "variance_aware": {"routing_error"},
+        "slack_deferral": {"routing_error", "reserve_J"},
+        "drift_plus_penalty": {"routing_error", "max_wait_s"},
+    }
+    if name not in allowed:
+        raise ValueError(f"policy {name!r}: unknown (allowed: {', '.join(POLICY_NAMES)})")
+    for key in opts:
+        if key not in allowed[name]:
+            ok = ", ".join(sorted(allowed[name])) or "none"
+            raise ValueError(f"policy {name!r}: unknown option {key!r} (allowed: {ok})")
+    if name == "myopic":
+        return Myopic(routing_error=parameter)
+    if name == "variance_aware":
+        return VarianceAware(risk_weight_per_J=parameter, energy_var_J2=energy_var_J2, **opts)
+    if name == "slack_deferral":
+        return SlackDeferral(max_wait_s=parameter, **opts)
+    return DriftPlusPenalty(V_tasks_per_J=parameter, **opts)
