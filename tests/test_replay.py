@@ -103,6 +103,16 @@ def test_compare_csv_and_report_numbers(tmp_path):
 def test_unavailable_pin_is_named():
     out = "ERROR: Could not find a version that satisfies the requirement numpy==9.9 (from x)"
     assert replay.unavailable_pins(out) == [("numpy", "9.9", "no such version on the index")]
+    out = (
+        "ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE. ...\n"
+        "    six==1.16.0 from https://files.example/six-1.16.0-py2.py3-none-any.whl#sha256=8a"
+        " (from -r x.lock (line 1)):\n        Expected sha256 00\n"
+    )
+    assert replay.unavailable_pins(out) == [
+        ("six", "1.16.0", "its files do not match the locked hashes")
+    ]
+    relaxed = replay.relaxed_lock("numpy==9.9 \\\n    --hash=sha256:00\nsix==1.16.0\n", {"numpy"})
+    assert relaxed == "numpy\nsix==1.16.0\n"
 
 
 # --------------------------------------------------------------------------- replay

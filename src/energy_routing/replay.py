@@ -570,6 +570,12 @@ def _install(
     dropped: dict[str, tuple[str, str]] = {}
     while proc.returncode != 0:
         bad = [b for b in unavailable_pins(proc.stdout + proc.stderr) if b[0] not in dropped]
+        tampered = [f"{n}=={v}" for n, v, why in bad if "hashes" in why]
+        if tampered:  # never replaced: the index may serve other files than were locked
+            raise ReplayError(
+                f"refusing to install {', '.join(tampered)}: the files on the index do not "
+                f"match the locked hashes (see {log})"
+            )
         if not bad or len(dropped) > 20:
             raise ReplayError(
                 f"the locked environment could not be installed (see {log}):\n"
@@ -803,7 +809,7 @@ def fingerprint(results: str | Path, files: list[str] | None = None) -> dict[str
                 if values.dtype.kind in "fiub" and name not in ds.coords:
                     out[f"{rel}:{name}.sum"] = float(np.nansum(values, dtype=float))
         elif path.suffix == ".csv":
-            out[f"{rel}.sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+            out[f"{rel}:sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
             rows = _read_csv(path)
             for j, col in enumerate(rows[0] if rows else []):
                 cells = [_number(r[j]) if j < len(r) else None for r in rows[1:]]
