@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 from snakerun import ROOT
+from stagerun import characterize_into, simulate_scenario
 
 from energy_routing import config
-from energy_routing.stages import characterize, registry, simulate
 
 compliance_runner = pytest.importorskip("compliance_checker.runner")
 
@@ -34,32 +34,18 @@ TRIAL_RANGES = ((0, 2), (2, 4))
 T_MAX = 2000  # slots
 
 
-def _shard_cfg(cfg: dict) -> dict:
-    """The config sections a shard receives from the workflow, with a short horizon."""
-    scenario = {"provisioning": 1.0, "t_max": T_MAX}
-    return json.loads(registry.stage_config(cfg, "mc_shard", scenario=scenario))
-
-
 def _monte_carlo(cfg: dict, grid_nc: Path, out: Path) -> dict[str, Path]:
     """Shards of each routing error and trial range, and their merge, under ``out``."""
-    out.mkdir()
-    shards = []
-    for eps in ROUTING_ERRORS:
-        for start, stop in TRIAL_RANGES:
-            path = out / f"shards/{SCENARIO}/eps{eps:g}/trials{start}-{stop}.nc"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            simulate.mc_shard(
-                _shard_cfg(cfg),
-                grid_nc=grid_nc,
-                scenario=SCENARIO,
-                routing_error=eps,
-                start=start,
-                stop=stop,
-                out=path,
-            )
-            shards.append(path)
-    merged = out / f"{SCENARIO}.nc"
-    simulate.mc_merge([str(p) for p in shards], out=merged)
+    shards, merged = simulate_scenario(
+        cfg,
+        grid_nc,
+        out,
+        SCENARIO,
+        provisioning=1.0,
+        routing_errors=ROUTING_ERRORS,
+        t_max=T_MAX,
+        trial_ranges=TRIAL_RANGES,
+    )
     return {"shard": shards[-1], "merged": merged}
 
 
@@ -68,17 +54,8 @@ def nc_files(tmp_path_factory) -> dict[str, Path]:
     """One file of each kind the pipeline writes, keyed by kind."""
     root = tmp_path_factory.mktemp("cf")
     cfg = config.load(ROOT / ".test" / "config.yaml")
-    grids = root / "grids"
-    grids.mkdir()
-    characterize.characterize(
-        cfg,
-        models_csv=grids / "models.csv",
-        tasks_csv=grids / "tasks.csv",
-        grid_nc=grids / "tasks.nc",
-        fine_nc=grids / "difficulty.nc",
-        part_json=grids / "part.json",
-    )
-    files = {"tasks": grids / "tasks.nc", "difficulty": grids / "difficulty.nc"}
+    grids = characterize_into(cfg, root / "grids")
+    files = {"tasks": grids["grid"], "difficulty": grids["fine"]}
     files.update(_monte_carlo(cfg, files["tasks"], root / "mc"))
     return files
 

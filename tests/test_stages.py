@@ -15,16 +15,15 @@ from pathlib import Path
 import matplotlib.image
 import pandas as pd
 import pytest
+from stagerun import characterize_into, simulate_scenario
 
 from energy_routing import config, figures
 from energy_routing.stages import (
     analyze,
-    characterize,
     load_dataset,
     plot,
     publish,
     registry,
-    simulate,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,24 +39,9 @@ def small_config(modes=("lumped", "distributed")) -> dict:
 
 
 def _simulate(cfg, grid_nc, folder: Path, name: str, rho: float, errors, t_max: int) -> str:
-    stage_cfg = json.loads(registry.stage_config(cfg, "mc_shard"))
-    stage_cfg["scenario"] = {"provisioning": rho, "t_max": t_max}
-    shards = []
-    for eps in errors:
-        for start, stop in ((0, 4), (4, 8)):
-            out = folder / f"{name}_{eps}_{start}.nc"
-            simulate.mc_shard(
-                stage_cfg,
-                grid_nc=grid_nc,
-                scenario=name,
-                routing_error=eps,
-                start=start,
-                stop=stop,
-                out=out,
-            )
-            shards.append(str(out))
-    merged = folder / f"{name}.nc"
-    simulate.mc_merge(shards, out=merged)
+    _, merged = simulate_scenario(
+        cfg, grid_nc, folder, name, provisioning=rho, routing_errors=errors, t_max=t_max
+    )
     return str(merged)
 
 
@@ -66,15 +50,7 @@ def run(tmp_path_factory):
     """Characterize, simulate one scenario and a three-point sweep, analyse both."""
     d = tmp_path_factory.mktemp("stages")
     cfg = small_config()
-    paths = {k: d / Path(v).name for k, v in registry.STAGES["characterize"].outputs.items()}
-    characterize.characterize(
-        json.loads(registry.stage_config(cfg, "characterize")),
-        models_csv=paths["models"],
-        tasks_csv=paths["tasks"],
-        grid_nc=paths["grid"],
-        fine_nc=paths["fine"],
-        part_json=d / "grid.json",
-    )
+    paths = characterize_into(cfg, d)
     mc = _simulate(cfg, paths["grid"], d, "fig4", 1.0, ERRORS, 3000)
     sweep_ncs = [
         _simulate(cfg, paths["grid"], d, f"sweep_rho{rho:g}", rho, (0.0,), 2000) for rho in SWEEP
@@ -174,7 +150,7 @@ def test_growth_and_distribution_have_one_panel_per_mode(run):
 def test_summary_and_report(run, drawn):
     d = run["dir"]
     parts = {
-        "grid": d / "grid.json",
+        "grid": run["part"],
         "regimes_fig4": d / "regimes_fig4.json",
         "sweep": d / "sweep.json",
     }
