@@ -573,6 +573,6 @@ def test_kernel_choice_is_validated(workload):
     with pytest.raises(ValueError, match="kernel"):
         simulate(workload, kernel="vectorised", **base)
     with pytest.raises(ValueError, match="routing_error"):
-        simulate(workload, routing_error=0.1, policy=mc.Myopic(0.2), **base)
+        simulate(workload, routing_error=0.1, policy=mc.Myopic(routing_error=0.2), **base)
     assert simulate(workload, storage=Storage(capacity_J=5.0), **base).kernel == "per_slot"
     assert simulate(workload, **base).kernel == "fast"

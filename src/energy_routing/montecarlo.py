@@ -1065,7 +1065,7 @@ def simulate(
         Key of the scenario (see :func:`scenario_key`); neither the routing error nor the
         policy nor the store is part of it (common random numbers).
     routing_error : float, optional
-        epsilon [1]: shorthand for ``policy=Myopic(routing_error)`` (docs/model.md §8).
+        epsilon [1]: shorthand for ``policy=Myopic(routing_error=...)`` (docs/model.md §8).
     policy : Policy, optional
         Dispatch policy (:mod:`energy_routing.engine.policies`); default myopic.
     storage : Storage, optional
@@ -1089,7 +1089,7 @@ def simulate(
         Per-trial records at the checkpoints and at T.
     """
     if policy is None:
-        policy = Myopic(0.0 if routing_error is None else routing_error)
+        policy = Myopic(routing_error=0.0 if routing_error is None else routing_error)
     elif routing_error is not None and float(routing_error) != policy.routing_error:
         raise ValueError(
             f"routing_error: {routing_error!r} given besides a policy with routing error "

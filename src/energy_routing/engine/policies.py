@@ -76,7 +76,7 @@ def last_start_slots(slack_s: np.ndarray, dt_s: float) -> np.ndarray:
     return np.where(slack >= 0, out, -1).astype(np.int64)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Policy:
     """Base of all policies: a routing error and the kernel's decision code."""
 
@@ -107,13 +107,13 @@ class Policy:
         return 0.0, 0.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Myopic(Policy):
     """Dispatch at arrival to m*(i), misrouting with probability epsilon (docs/model.md §8).
 
     ``parameter`` is the routing error.
 
-    >>> Myopic(0.05).parameter
+    >>> Myopic(routing_error=0.05).parameter
     0.05
     """
 
@@ -123,7 +123,7 @@ class Myopic(Policy):
         object.__setattr__(self, "routing_error", _check_epsilon(self.name, self.routing_error))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class VarianceAware(Policy):
     """Dispatch at arrival to argmin over F_i of E[e_im] + kappa Var[e_im] (docs/model.md §12.3).
 
@@ -187,7 +187,7 @@ def _wait_limit(workload, max_wait_s: float, policy: str) -> np.ndarray:
     return np.where(last >= 0, cap, 0).astype(np.int64)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SlackDeferral(Policy):
     """Wait while the battery is low, start when it can carry the task (docs/model.md §12.2).
 
@@ -228,7 +228,7 @@ class SlackDeferral(Policy):
         return self.reserve_J, 0.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DriftPlusPenalty(Policy):
     """Drift-plus-penalty dispatch (docs/model.md §12.4).
 
