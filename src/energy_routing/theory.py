@@ -704,10 +704,11 @@ class IncrementLaw:
     def from_workload(cls, workload, routing_error: float = 0.0) -> IncrementLaw:
         """The lumped per-slot increment of a Monte Carlo workload (docs/model.md §11.1).
 
-        Reuses the engine's own tables: the routing probabilities of
+        Reuses the engine's own formulas: the routing probabilities of
         ``montecarlo._route_probabilities`` (docs/model.md §8) and the Gamma shape and scale
-        of ``montecarlo.EnginePlan`` (a deterministic harvest when its variance is 0), so
-        the law is the one :func:`energy_routing.montecarlo.simulate` samples.
+        of :func:`energy_routing.montecarlo.harvest_gamma` (a deterministic harvest when
+        its variance is 0), so the law is the one :func:`energy_routing.montecarlo.simulate`
+        samples under the myopic policy with routing error.
 
         Parameters
         ----------
@@ -725,13 +726,13 @@ class IncrementLaw:
         routing_error = float(routing_error)
         if not 0.0 <= routing_error <= 1.0:
             raise ValueError(f"routing_error must lie in [0, 1], got {routing_error!r}")
-        plan = montecarlo.EnginePlan.build(workload, routing_error)
+        shape, scale = montecarlo.harvest_gamma(workload.harvest_mean_J, workload.harvest_var_J2)
         probs = montecarlo._route_probabilities(workload, routing_error) * workload.mix[:, None]
-        gamma = 0 < plan.harvest_shape < math.inf  # the engine marks a constant harvest 0 or inf
+        gamma = 0 < shape < math.inf  # the engine's deterministic harvest is shape inf
         return cls(
-            gamma_shape=plan.harvest_shape if gamma else 0.0,
-            gamma_scale_J=plan.harvest_scale if gamma else 0.0,
-            shift_J=0.0 if gamma else plan.harvest_mean,
+            gamma_shape=shape if gamma else 0.0,
+            gamma_scale_J=scale if gamma else 0.0,
+            shift_J=0.0 if gamma else workload.harvest_mean_J,
             arrival_rate=workload.arrival_rate,
             energy_J=workload.energy_J.ravel(),
             energy_prob=probs.ravel(),
