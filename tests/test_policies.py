@@ -208,3 +208,112 @@ def test_variance_aware_route_table_and_probabilities():
     res = _sim(wl, heavy, consumption=("lumped",))
     counts = res.task_counts.sum(axis=0)
     assert counts[0, :2].sum() == 0 and counts[1, 0] == 0
+
+
+# --------------------------------------------------------------------------------------
+# Stochastic reasoning length (docs/model.md §12.5)
+# --------------------------------------------------------------------------------------
+
+
+def _brute_force_moments(p, skills, cap, omega, a, b):
+    """Sum over k with math.comb, independent of scipy's negative binomial."""
+    weights, energies = [], []
+    tail = 1.0
+    for k in range(skills, cap + 1):
+        w = math.comb(k - 1, skills - 1) * p**skills * (1 - p) ** (k - skills)
+        tail -= w
+        weights.append(w)
+        n = omega * k
+        energies.append(a * n + b * n * (n - 1) / 2)
+    weights[-1] += tail
+    w, e = np.array(weights), np.array(energies)
+    mean = float(w @ e)
+    return mean, float(w @ (e - mean) ** 2), tail
+
+
+@pytest.mark.parametrize(
+    ("p", "skills", "cap"), [(0.3, 3, 40), (0.05, 2, 120), (0.9, 5, 5), (0.5, 1, 30)]
+)
+def test_energy_moments_by_enumeration(p, skills, cap):
+    from energy_routing.reasoning import energy_moments
+
+    mean, var, fail = energy_moments(p, skills, cap, 20, 0.012, 1.96608e-7)
+    ref = _brute_force_moments(p, skills, cap, 20, 0.012, 1.96608e-7)
+    assert (float(mean), float(var), float(fail)) == pytest.approx(ref, rel=1e-9, abs=1e-12)
+
+
+def test_uncapped_moments_match_the_negative_binomial_closed_form():
+    """With a cap far in the tail, E[e] = c1 E[K] + c2 E[K^2] with E[K] = S/p and
+    Var K = S(1-p)/p^2 (c1 = a w - b w / 2, c2 = b w^2 / 2)."""
+    from energy_routing.reasoning import energy_moments
+
+    p, s, w, a, b = 0.2, 10, 20, 0.12, 1.96608e-7
+    mean, _, fail = energy_moments(p, s, 2000, w, a, b)
+    ek = s / p
+    ek2 = s * (1 - p) / p**2 + ek**2
+    assert float(fail) < 1e-30
+    assert float(mean) == pytest.approx((a * w - b * w / 2) * ek + b * w * w / 2 * ek2, rel=1e-10)
+
+
+@settings(max_examples=30, deadline=None)
+@given(p=st.floats(0.01, 1.0), skills=st.integers(1, 30), extra=st.integers(0, 400))
+def test_energy_moments_properties(p, skills, extra):
+    from scipy import special
+
+    from energy_routing.reasoning import energy_moments
+
+    cap = skills + extra
+    mean, var, fail = (float(v) for v in energy_moments(p, skills, cap, 20, 0.012, 2e-7))
+    lo = 0.012 * 20 * skills + 2e-7 * 20 * skills * (20 * skills - 1) / 2
+    hi = 0.012 * 20 * cap + 2e-7 * 20 * cap * (20 * cap - 1) / 2
+    assert lo * (1 - 1e-12) <= mean <= hi * (1 + 1e-12)
+    assert 0.0 <= var <= (hi - lo) ** 2 / 4 * (1 + 1e-9) + 1e-9
+    assert fail == pytest.approx(float(special.bdtr(skills - 1, cap, p)), rel=1e-12, abs=1e-300)
+
+
+def test_grid_moments_checked_by_simulation():
+    """Default grid: exact mean, variance and failure probability of two (task, model)
+    pairs against 200,000 simulated tasks each (within 5 standard errors); the failure
+    probability never exceeds the tolerance delta and the mean stays below the oracle."""
+    from pathlib import Path
+
+    from energy_routing import config, grids, reasoning
+
+    cfg = config.load(Path(__file__).resolve().parents[1] / "config" / "config.yaml")
+    grid = grids.task_grid(cfg)
+    mom = reasoning.grid_energy_moments(grid, cfg)
+    assert np.all(mom.failure_prob <= cfg["ds3"]["tolerance"] + 1e-12)
+    assert np.all(mom.energy_mean_J < mom.energy_oracle_J)
+    mt = grids.model_table(cfg)
+    rng = np.random.default_rng(5)
+    n = 200_000
+    for i, m in ((0, 0), (9, 1)):
+        e, failed = reasoning.sample_energy(
+            float(grid.skill_prob[i, m]),
+            cfg["ds3"]["skills"],
+            int(grid.attempts[i, m]),
+            cfg["ds3"]["tokens_per_attempt"],
+            float(mt["a_J_per_token"][m]),
+            float(mt["b_J_per_token2"][m]),
+            n,
+            rng,
+        )
+        mean, var = float(mom.energy_mean_J[i, m]), float(mom.energy_var_J2[i, m])
+        fail = float(mom.failure_prob[i, m])
+        assert abs(e.mean() - mean) < 5 * np.sqrt(var / n)
+        assert abs(e.var(ddof=1) - var) < 5 * np.sqrt(2.0 / n) * var * 2  # heavy-ish tail
+        assert abs(failed.mean() - fail) < 5 * np.sqrt(fail * (1 - fail) / n)
+
+
+def test_lemma2_with_random_energies():
+    from energy_routing.montecarlo import drift_volatility
+    from energy_routing.reasoning import stochastic_drift_volatility
+
+    wl = small_workload()
+    probs = route_probabilities(wl, Myopic(routing_error=0.2))
+    zero = stochastic_drift_volatility(wl, probs, wl.energy_J, np.zeros_like(wl.energy_J))
+    assert zero == pytest.approx(drift_volatility(wl, 0.2), rel=1e-14)
+    mu, sigma = stochastic_drift_volatility(wl, probs, wl.energy_J, VAR)
+    extra = wl.arrival_rate * float(wl.mix @ (probs * VAR).sum(axis=1))
+    assert mu == pytest.approx(zero[0], abs=1e-12)
+    assert sigma**2 == pytest.approx(zero[1] ** 2 + extra, rel=1e-13)
