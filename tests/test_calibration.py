@@ -88,3 +88,17 @@ def test_sensitivity(default_cfg):
     # more expensive hardware against the nominal supply: a persistent deficit, ~|mu| T
     hi = both.loc[1.5]
     assert hi.expected_deficit_J == pytest.approx(-hi.mu_J_per_slot * horizon, rel=0.01)
+
+
+def test_figures(table, default_cfg):
+    import matplotlib.pyplot as plt
+
+    from energy_routing import figures_realworld as fr
+
+    fig = fr.fig_calibration(table)
+    assert "[J/token]" in fig.axes[0].get_xlabel()
+    plt.close(fig)
+    s = calibration.sensitivity(default_cfg, 1e5, factors=(0.5, 1.0, 1.5))
+    fig = fr.fig_sensitivity(s, 1e5)
+    assert "[kWh]" in fig.axes[1].get_ylabel() and "[J/slot]" in fig.axes[0].get_ylabel()
+    plt.close(fig)

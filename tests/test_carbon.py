@@ -68,3 +68,15 @@ def test_unknown_region_names_it_and_lists_codes():
     with pytest.raises(ValueError, match="allowed: codecarbon, ecologits"):
         carbon.intensity("FRA", source="nowhere")
     assert "FRA" in carbon.regions() and "WOR" in carbon.regions("ecologits")
+
+
+def test_carbon_figure_names_source_and_year():
+    import matplotlib.pyplot as plt
+
+    from energy_routing import figures_realworld as fr
+
+    fig = fr.fig_carbon({"eps 0": 6.7e5, "eps 0.2": 1.35e7}, carbon.intensity("USA-NC"))
+    ax = fig.axes[0]
+    assert "[kg CO2e]" in ax.get_xlabel() and "2023" in ax.get_title()
+    assert any("eGRID" in t.get_text() for t in ax.texts)
+    plt.close(fig)

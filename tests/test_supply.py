@@ -227,3 +227,21 @@ def test_ar1_deficit_follows_the_long_run_diffusion(default_grid):
     iid_sigma = supply.diffusion_sigma(VAR, 0.0, cons_var)
     assert sigma / iid_sigma > 3
     assert abs(res["mean_J"][0] - closed) < 4 * res["sem_J"][0] + 0.05 * closed
+
+
+def test_figures(pv):
+    import matplotlib.pyplot as plt
+
+    from energy_routing import figures_realworld as fr
+
+    fig = fr.fig_solar_profile(pv, MEAN)
+    assert "[kW]" in fig.axes[0].get_ylabel() and "[kWh]" in fig.axes[1].get_ylabel()
+    plt.close(fig)
+    rows = [
+        {"harvest": h, "load": "flat", "horizon_slots": t, "mean_J": m * t**0.5, "sem_J": 1e3}
+        for h, m in (("iid", 1e3), ("day-night", 5e3))
+        for t in (86400, 7 * 86400)
+    ]
+    fig = fr.fig_day_night(rows, {"tmy": supply.daily_storage(pv["ac_W"])})
+    assert "[kWh]" in fig.axes[0].get_ylabel() and "[days]" in fig.axes[0].get_xlabel()
+    plt.close(fig)

@@ -48,6 +48,7 @@ __all__ = [
     "IIDGammaHarvest",
     "SolarHarvest",
     "daily_storage",
+    "day_night_study",
     "deficit_study",
     "diffusion_sigma",
     "diurnal_rate",
@@ -810,3 +811,84 @@ def deficit_study(
         else np.full(horizons.size, np.nan),
         "D_J": out,
     }
+
+
+def day_night_study(
+    e_lb_J,
+    mix,
+    arrival_rate: float,
+    mean_J: float,
+    var_J2: float,
+    horizons,
+    trials: int,
+    seed: int = 2601,
+    dt_s: float = 1.0,
+    amplitude: float = 0.5,
+    solar: dict | None = None,
+    harvests=("iid", "day-night", "tmy"),
+    loads=("flat", "aligned", "misaligned"),
+):
+    """What the day-night cycle costs against the i.i.d. model at the same mean
+    (docs/model.md §13).
+
+    Harvests, all with mean ``mean_J`` [J/slot]: ``iid`` (Gamma, variance ``var_J2``),
+    ``day-night`` (the PV array's mean daily shape every day: the cycle alone, no weather,
+    no seasons), ``tmy`` (the TMY weather, days resampled within their month, random
+    start day). Loads: ``flat`` (Poisson, rate ``arrival_rate``), ``aligned`` and
+    ``misaligned`` (:func:`diurnal_rate` with ``amplitude``, peak at the array's
+    :func:`solar_peak_hour` or 12 h later), all with the same daily mean. Each pair runs
+    :func:`deficit_study` with the same seed (common random numbers for the arrivals).
+
+    Returns
+    -------
+    rows : list of dict
+        ``harvest``, ``load``, ``horizon_slots``, ``mean_J``, ``sem_J`` [J].
+    storage : dict
+        :func:`daily_storage` of the ``tmy`` and ``day-night`` profiles at this mean [J].
+    """
+    pv = pv_hourly(**(solar or {}))
+    shape = pv["ac_W"].reshape(365, HOURS_PER_DAY).mean(axis=0)
+    peak = solar_peak_hour(pv["ac_W"])
+    models = {
+        "iid": IIDGammaHarvest(mean_J, var_J2),
+        "day-night": SolarHarvest(np.tile(shape, 365), mean_J, dt_s, resample_days=False),
+        "tmy": SolarHarvest(pv["ac_W"], mean_J, dt_s, resample_days=True),
+    }
+    peaks = {"aligned": peak, "misaligned": (peak + 12.0) % 24.0}
+    rows = []
+    for h in harvests:
+        for load in loads:
+            profile = None
+            if load != "flat":
+                p = peaks[load]
+
+                def profile(slots, p=p):
+                    return diurnal_rate(slots, dt_s, arrival_rate, amplitude, p)
+
+            res = deficit_study(
+                models[h],
+                e_lb_J,
+                mix,
+                arrival_rate,
+                horizons,
+                trials,
+                seed,
+                rate_profile=profile,
+                dt_s=dt_s,
+            )
+            for t, m, s in zip(res["horizons"], res["mean_J"], res["sem_J"], strict=True):
+                rows.append(
+                    {
+                        "harvest": h,
+                        "load": load,
+                        "horizon_slots": int(t),
+                        "mean_J": float(m),
+                        "sem_J": float(s),
+                    }
+                )
+    load_w = mean_J / dt_s
+    storage = {
+        "tmy": daily_storage(models["tmy"].hourly_W, load_w),
+        "day-night": daily_storage(models["day-night"].hourly_W, load_w),
+    }
+    return rows, storage

@@ -1,0 +1,287 @@
+"""Figures of real supply, real hardware and carbon, drawn with seaborn (docs/model.md §13).
+
+Like :mod:`energy_routing.figures`: each ``fig_*`` function takes data (frames, arrays,
+dicts; never paths) and returns a matplotlib Figure, units in the axis labels. Save with
+:func:`energy_routing.figures.save`.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+__all__ = [
+    "fig_calibration",
+    "fig_carbon",
+    "fig_day_night",
+    "fig_sensitivity",
+    "fig_solar_profile",
+]
+
+J_PER_KWH = 3.6e6
+_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+def fig_solar_profile(pv: dict, mean_J: float | None = None, dt_s: float = 1.0):
+    """PV harvest of the TMY year: mean daily shape per month and the daily energy over the
+    year against clear sky (docs/model.md §13).
+
+    Parameters
+    ----------
+    pv : dict
+        Output of :func:`energy_routing.supply.pv_hourly`.
+    mean_J : float, optional
+        Scale the profile to this mean harvest [J/slot] (default: per kW of array).
+    dt_s : float
+        Slot length [s], for the scaling.
+    """
+    ac, clear = np.asarray(pv["ac_W"]), np.asarray(pv["clear_ac_W"])
+    scale = 1.0 if mean_J is None else (mean_J / dt_s) / ac.mean()
+    unit = "per kW of array" if mean_J is None else f"scaled to {mean_J:.0f} J/slot"
+    days = (ac * scale).reshape(365, 24)
+    month = np.repeat(np.arange(12), [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    colors = sns.color_palette("twilight", 12)
+    hours = np.arange(24) + 0.5
+    for m in range(12):
+        axes[0].plot(hours, days[month == m].mean(axis=0) / 1000, color=colors[m], label=_MONTHS[m])
+    axes[0].axhline(ac.mean() * scale / 1000, color="k", ls="--", lw=1, label="annual mean")
+    axes[0].set(
+        xlabel="Hour of day, local standard time [h]",
+        ylabel="Mean AC power [kW]",
+        xlim=(0, 24),
+        xticks=range(0, 25, 3),
+    )
+    axes[0].legend(ncol=2, fontsize="x-small", title="month")
+    daily = days.sum(axis=1) * 3600 / J_PER_KWH
+    daily_clear = (clear * scale).reshape(365, 24).sum(axis=1) * 3600 / J_PER_KWH
+    doy = np.arange(1, 366)
+    axes[1].plot(doy, daily_clear, color="0.6", lw=1, label="clear sky (Ineichen)")
+    axes[1].plot(doy, daily, lw=0.8, label="TMY weather")
+    axes[1].set(xlabel="Day of year [-]", ylabel="Daily AC energy [kWh]", xlim=(1, 365))
+    axes[1].legend(fontsize="small")
+    site = pv["site"]
+    fig.suptitle(f"PV harvest, {site['name']} ({site['weather_file']}), {unit}")
+    fig.tight_layout()
+    return fig
+
+
+def fig_day_night(rows, storage: dict | None = None, dt_s: float = 1.0):
+    """Mean deficit D_T against the horizon for each harvest and load, with +-1.96
+    standard errors (docs/model.md §13); optionally the storage the swing needs.
+
+    Parameters
+    ----------
+    rows : list of dict or pandas.DataFrame
+        From :func:`energy_routing.supply.day_night_study` (``harvest``, ``load``,
+        ``horizon_slots``, ``mean_J``, ``sem_J``).
+    storage : dict, optional
+        Its second return value (J).
+    dt_s : float
+        Slot length [s], for the time axis in days.
+    """
+    df = pd.DataFrame(rows).copy()
+    df["days"] = df["horizon_slots"] * dt_s / 86400
+    ncols = 2 if storage else 1
+    fig, axes = plt.subplots(1, ncols, figsize=(6.2 * ncols, 4.4), squeeze=False)
+    ax = axes[0, 0]
+    harvests = list(dict.fromkeys(df["harvest"]))
+    colors = dict(zip(harvests, sns.color_palette(n_colors=len(harvests)), strict=True))
+    styles = {"flat": "-", "aligned": "--", "misaligned": ":"}
+    for (h, load), g in df.groupby(["harvest", "load"], sort=False):
+        g = g.sort_values("days")
+        y, e = g["mean_J"] / J_PER_KWH, 1.96 * g["sem_J"] / J_PER_KWH
+        ax.plot(
+            g["days"],
+            y,
+            styles.get(load, "-"),
+            marker="o",
+            ms=3,
+            color=colors[h],
+            label=f"{h}, {load} load",
+        )
+        ax.fill_between(g["days"], y - e, y + e, color=colors[h], alpha=0.15, lw=0)
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="Horizon T [days]",
+        ylabel="Mean auxiliary energy E[D_T] [kWh]",
+    )
+    ax.legend(fontsize="x-small")
+    if storage:
+        ax2 = axes[0, 1]
+        recs = [
+            {"profile": p, "measure": k.replace("_J", "").replace("_", " "), "kWh": v / J_PER_KWH}
+            for p, d in storage.items()
+            for k, v in d.items()
+        ]
+        sns.barplot(pd.DataFrame(recs), x="measure", y="kWh", hue="profile", ax=ax2)
+        ax2.set(yscale="log", xlabel="", ylabel="Storage the swing needs [kWh]")
+    fig.tight_layout()
+    return fig
+
+
+def fig_calibration(table: pd.DataFrame):
+    """Energy per output token: modelled here (batch 1 and batch B) against EcoLogits'
+    external estimate, and their ratio, per model and accelerator (docs/model.md §13)."""
+    t = table.copy()
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.6), sharey=True)
+    order = list(dict.fromkeys(t["model"]))
+    accs = list(dict.fromkeys(t["accelerator"]))
+    colors = dict(zip(accs, sns.color_palette(n_colors=len(accs)), strict=True))
+    ypos = {m: i for i, m in enumerate(order)}
+    batch = int(t["batch_size"].iloc[0])
+    for j, acc in enumerate(accs):
+        g = t[t["accelerator"] == acc]
+        y = g["model"].map(ypos).to_numpy() + 0.3 * (j / max(len(accs) - 1, 1) - 0.5)
+        axes[0].scatter(
+            g["modelled_here_J_per_token"],
+            y,
+            color=colors[acc],
+            marker="o",
+            s=22,
+            label=f"modelled here, {acc}, batch 1",
+        )
+        axes[0].scatter(
+            g["modelled_here_batch_J_per_token"],
+            y,
+            facecolor="none",
+            edgecolor=colors[acc],
+            marker="s",
+            s=22,
+        )
+    ext = t.drop_duplicates("model").set_index("model").loc[order]
+    axes[0].scatter(
+        ext["external_estimate_J_per_token"],
+        np.arange(len(order)),
+        marker="x",
+        s=80,
+        color="k",
+        label="external estimate (EcoLogits)",
+        zorder=5,
+    )
+    axes[0].scatter(
+        ext["external_gpu_only_J_per_token"],
+        np.arange(len(order)),
+        marker="+",
+        s=80,
+        color="0.4",
+        label="external, GPUs only",
+        zorder=5,
+    )
+    axes[0].scatter(
+        [],
+        [],
+        facecolor="none",
+        edgecolor="0.3",
+        marker="s",
+        label=f"modelled here, batch {batch} (hollow)",
+    )
+    axes[0].set(
+        xscale="log",
+        xlabel="Energy per output token [J/token]",
+        ylabel="",
+        yticks=range(len(order)),
+        yticklabels=order,
+    )
+    axes[0].invert_yaxis()
+    fig.legend(
+        *axes[0].get_legend_handles_labels(),
+        loc="lower center",
+        ncol=3,
+        fontsize="x-small",
+        bbox_to_anchor=(0.5, -0.02),
+    )
+    ratio = pd.concat(
+        [
+            t.assign(kind="batch 1 / EcoLogits", ratio=t["ratio_modelled_to_external"]),
+            t.assign(kind="batch B / EcoLogits GPUs", ratio=t["ratio_batch_to_external_gpu"]),
+        ]
+    )
+    sns.stripplot(
+        ratio, y="model", x="ratio", hue="kind", order=order, ax=axes[1], jitter=0.15, size=5
+    )
+    axes[1].axvline(1.0, color="k", lw=1)
+    axes[1].set(xscale="log", xlabel="Ratio modelled here / external estimate [-]")
+    axes[1].legend(fontsize="x-small")
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    return fig
+
+
+def fig_sensitivity(table: pd.DataFrame, horizon: float):
+    """E[D_T] at the horizon and C_LB against the factor on the energy constants, with the
+    supply sized for the nominal hardware (docs/model.md §13)."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    sns.lineplot(table, x="factor", y="c_lb_J_per_slot", hue="moved", marker="o", ax=axes[0])
+    axes[0].set(
+        xlabel="Factor on the energy constant(s) [-]",
+        ylabel="Lower-bound consumption C_LB [J/slot]",
+    )
+    t = table.assign(
+        kwh=table["expected_deficit_J"] / J_PER_KWH,
+        kwh_re=table["expected_deficit_reprovisioned_J"] / J_PER_KWH,
+    )
+    sns.lineplot(t, x="factor", y="kwh", hue="moved", marker="o", ax=axes[1])
+    for row in t.itertuples():
+        if row.changed_tasks:
+            axes[1].annotate(
+                row.changed_tasks,
+                (row.factor, row.kwh),
+                fontsize="x-small",
+                textcoords="offset points",
+                xytext=(3, 3),
+            )
+    base = t[t["factor"] == 1.0]["kwh_re"]
+    if len(base):
+        axes[1].axhline(float(base.iloc[0]), color="0.5", ls=":", lw=1, label="nominal, critical")
+    axes[1].set(
+        yscale="log",
+        xlabel="Factor on the energy constant(s) [-]",
+        ylabel=f"E[D_T] at T = {horizon:.3g} slots [kWh]",
+    )
+    axes[1].legend(
+        fontsize="x-small",
+        title="moved (labels: tasks that change model)",
+        loc="upper left",
+        title_fontsize="x-small",
+    )
+    fig.tight_layout()
+    return fig
+
+
+def fig_carbon(aux_J: dict, intensity):
+    """Auxiliary energy as emissions for one region (docs/model.md §13).
+
+    Parameters
+    ----------
+    aux_J : dict
+        Label -> auxiliary energy [J] (e.g. mean D_T at T_max per routing error).
+    intensity : energy_routing.carbon.CarbonIntensity
+        The region's intensity, source and year.
+    """
+    labels = list(aux_J)
+    kg = np.array([aux_J[k] for k in labels]) / J_PER_KWH * intensity.g_per_kWh / 1000
+    fig, ax = plt.subplots(figsize=(7, 0.5 * len(labels) + 1.8))
+    sns.barplot(x=kg, y=labels, ax=ax, color=sns.color_palette()[0])
+    year = f", {intensity.year}" if intensity.year else ""
+    ax.set(
+        xlabel="Emissions of the auxiliary energy [kg CO2e]",
+        ylabel="",
+        title=f"{intensity.name}: {intensity.g_per_kWh:.0f} g CO2e/kWh{year}",
+    )
+    ax.text(
+        0.0,
+        -0.22,
+        f"source: {intensity.source}",
+        transform=ax.transAxes,
+        fontsize="x-small",
+        va="top",
+    )
+    fig.tight_layout()
+    return fig
