@@ -177,8 +177,11 @@ def test_storage_of_a_square_wave():
     # 12 h at 2 W, 12 h at 0 W against a 1 W load: 12 h x 1 W must be stored each day.
     day = np.r_[np.zeros(6), np.full(12, 2.0), np.zeros(6)]
     s = supply.daily_storage(np.tile(day, 365))
-    assert s["daily_mean_J"] == pytest.approx(6 * 3600)  # the first night is from midnight
-    assert s["annual_J"] == pytest.approx(12 * 3600)  # the night 18:00-06:00
+    assert s["daily_mean_J"] == pytest.approx(12 * 3600)  # the night 18:00-06:00
+    assert s["daily_max_J"] == s["annual_J"] == pytest.approx(12 * 3600)
+    assert supply.daily_storage(np.tile(day, 365), window_start_h=0)["daily_mean_J"] == (
+        pytest.approx(6 * 3600)  # a window from midnight sees only half of each night
+    )
 
 
 # --- diurnal load ------------------------------------------------------------------------

@@ -706,14 +706,16 @@ def harvest_model(supply_cfg: dict | None, mean_J: float, var_J2: float, dt_s: f
     raise ValueError(f"unknown supply.model {kind!r}; allowed: iid, ar1, solar")
 
 
-def daily_storage(hourly_W, load_W: float | None = None) -> dict:
+def daily_storage(hourly_W, load_W: float | None = None, window_start_h: int = 12) -> dict:
     """Storage the day-night swing needs against a constant load [J] (docs/model.md §13).
 
     With power held within each hour, the battery content
     ``S(t) = int_0^t (P - load)`` is piecewise linear, so its extremes sit on hour
-    boundaries. Per day, the storage that carries the day's surplus into its night with no
-    auxiliary energy (starting the day full enough) is the day's largest drawdown
-    ``max_t (max_{s <= t} S(s) - S(t))``; over the whole year, the largest drawdown of the
+    boundaries. Per day, the storage that carries the day's surplus through the following
+    night with no auxiliary energy is the largest drawdown
+    ``max_t (max_{s <= t} S(s) - S(t))`` over a 24-hour window that holds one whole night
+    (noon to noon by default; the year is treated as cyclic, so the last window runs from
+    31 December noon to 1 January noon); over the whole year, the largest drawdown of the
     replayed year is the seasonal storage.
 
     Parameters
@@ -722,6 +724,8 @@ def daily_storage(hourly_W, load_W: float | None = None) -> dict:
         Hourly power [W].
     load_W : float, optional
         Constant load [W]; default the mean of ``hourly_W`` (critical provisioning).
+    window_start_h : int
+        Hour of day at which each daily window starts [h].
 
     Returns
     -------
@@ -738,7 +742,7 @@ def daily_storage(hourly_W, load_W: float | None = None) -> dict:
         s = np.concatenate([np.zeros((*x.shape[:-1], 1)), np.cumsum(x, axis=axis)], axis=axis)
         return np.max(np.maximum.accumulate(s, axis=axis) - s, axis=axis)
 
-    per_day = drawdown(net.reshape(-1, HOURS_PER_DAY))
+    per_day = drawdown(np.roll(net, -int(window_start_h)).reshape(-1, HOURS_PER_DAY))
     annual = float(drawdown(np.concatenate([net, net])))
     return {
         "daily_mean_J": float(per_day.mean()),
