@@ -317,3 +317,82 @@ def test_lemma2_with_random_energies():
     extra = wl.arrival_rate * float(wl.mix @ (probs * VAR).sum(axis=1))
     assert mu == pytest.approx(zero[0], abs=1e-12)
     assert sigma**2 == pytest.approx(zero[1] ** 2 + extra, rel=1e-13)
+
+
+# --------------------------------------------------------------------------------------
+# Policy comparison on common random numbers (docs/model.md §12.6)
+# --------------------------------------------------------------------------------------
+
+
+def test_compare_policies_pairs_every_case_with_myopic(tmp_path):
+    from energy_routing.engine.compare import compare_policies, policy_records
+
+    wl = small_workload(provisioning=0.95)
+    cases = [
+        SlackDeferral(max_wait_s=0.0),
+        SlackDeferral(max_wait_s=4.0),
+        DriftPlusPenalty(V_tasks_per_J=1.0),
+        Myopic(routing_error=0.3),
+        VarianceAware(risk_weight_per_J=1e6, energy_var_J2=VAR),
+    ]
+    ds = compare_policies(
+        wl,
+        cases,
+        checkpoints=log_checkpoints(10, 3000, 12),
+        trials=16,
+        root_seed=12,
+        scenario_key=KEY,
+        storage=Storage(capacity_J=20.0),
+        energy_mean_J=wl.energy_J,
+        energy_var_J2=VAR,
+    )
+    assert list(ds.policy.values) == [
+        "myopic",
+        "slack_deferral",
+        "drift_plus_penalty",
+        "variance_aware",
+    ]
+    assert ds.aux_J.dims == ("policy", "parameter", "trial")
+    assert ds.parameter_value.values[0, :2].tolist() == [0.0, 0.3]
+    recs = policy_records(ds)
+    assert len(recs) == 6
+    by = {(r["policy"], r["parameter"]): r for r in recs}
+    required = {
+        "policy",
+        "parameter",
+        "mean_D_T_J",
+        "sem_D_T_J",
+        "diff_vs_myopic_J",
+        "diff_vs_myopic_sem_J",
+        "missed_deadline_fraction",
+        "mean_wait_s",
+    }
+    assert all(required <= set(r) for r in recs)
+    # zero slack is myopic on every trial: difference exactly 0
+    assert by["slack_deferral", 0.0]["diff_vs_myopic_J"] == 0.0
+    assert by["slack_deferral", 0.0]["diff_vs_myopic_sem_J"] == 0.0
+    # the paired standard error is that of the per-trial differences
+    a = ds.aux_J.sel(policy="slack_deferral").values[1]
+    m = ds.aux_J.sel(policy="myopic").values[0]
+    d = a - m
+    rec = by["slack_deferral", 4.0]
+    assert rec["diff_vs_myopic_J"] == pytest.approx(d.mean(), rel=1e-12)
+    assert rec["diff_vs_myopic_sem_J"] == pytest.approx(d.std(ddof=1) / 4.0, rel=1e-12)
+    assert rec["mean_wait_s"] > 0 and rec["missed_deadline_fraction"] == 0.0
+    # common random numbers make the paired error smaller than the unpaired one
+    unpaired = np.sqrt(a.var(ddof=1) / 16 + m.var(ddof=1) / 16)
+    assert rec["diff_vs_myopic_sem_J"] < unpaired
+    # the closed form is at the myopic critical point: the reference's drift offset is 0
+    assert ds.closed_form_D_T_J.values[0, 0] == pytest.approx(
+        ds.sigma_stochastic_J.values[0, 0] * np.sqrt(2 * 3000 / np.pi), rel=1e-12
+    )
+    path = tmp_path / "policies.nc"
+    ds.to_netcdf(path)
+    assert xr_equal(path, ds)
+
+
+def xr_equal(path, ds) -> bool:
+    import xarray as xr
+
+    with xr.open_dataset(path) as back:
+        return bool(back.load().identical(ds)) or bool(back.load().equals(ds))
