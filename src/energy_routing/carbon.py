@@ -6,13 +6,14 @@ downloaded and neither package is imported (its files are located through
 
 * ``codecarbon`` (default): ``codecarbon/data/private_infra/global_energy_mix.json``,
   ``carbon_intensity`` [g CO2e/kWh] and ``year`` per country (ISO 3166-1 alpha-3, e.g.
-  ``USA``, ``FRA``), compiled by codecarbon from Our World in Data / Ember; and
+  ``USA``, ``FRA``), a country table in the fields of Our World in Data's energy data
+  set, compiled by codecarbon; and
   ``codecarbon/data/private_infra/<year>/usa_emissions.json``, the US EPA eGRID total
   output emission rate per state [lb CO2e/MWh], selectable as ``USA-<state code>`` (e.g.
   ``USA-NC``), converted with 1 lb = 453.59237 g.
 * ``ecologits``: ``ecologits/data/electricity_mixes.json``, ``gwp`` [kg CO2e/kWh] per
-  country (alpha-3), from the ADEME Base Empreinte and Our World in Data, as EcoLogits
-  documents; the file states no year.
+  country (alpha-3); the file names neither its source nor a year (EcoLogits' calculator
+  attributes its mix factors to ADEME's Base IMPACTS).
 
 One kWh is 3.6e6 J, so ``kg CO2e = aux_J / 3.6e6 * g_per_kWh / 1000``.
 """
@@ -78,7 +79,7 @@ def _table(source: str) -> dict[str, CarbonIntensity]:
         rel = "codecarbon/data/private_infra/global_energy_mix.json"
         version = metadata.version("codecarbon")
         data = json.loads(_package_file("codecarbon", rel).read_text(encoding="utf-8"))
-        origin = f"codecarbon {version}, {rel} (Our World in Data / Ember)"
+        origin = f"codecarbon {version}, {rel} (Our World in Data energy data, via codecarbon)"
         table = {
             code: CarbonIntensity(
                 code,
@@ -116,7 +117,7 @@ def _table(source: str) -> dict[str, CarbonIntensity]:
         rel = "ecologits/data/electricity_mixes.json"
         version = metadata.version("ecologits")
         data = json.loads(_package_file("ecologits", rel).read_text(encoding="utf-8"))
-        origin = f"ecologits {version}, {rel} (ADEME Base Empreinte / Our World in Data)"
+        origin = f"ecologits {version}, {rel} (no source or year stated in the file)"
         return {
             row["name"]: CarbonIntensity(
                 row["name"], row["name"], 1000.0 * float(row["gwp"]), origin, None
