@@ -80,3 +80,10 @@ def test_carbon_figure_names_source_and_year():
     assert "[kg CO2e]" in ax.get_xlabel() and "2023" in ax.get_title()
     assert any("eGRID" in t.get_text() for t in ax.texts)
     plt.close(fig)
+
+
+def test_summary():
+    s = carbon.summary({"eps=0": 7.2e9}, "fra")
+    assert s["region"] == "FRA" and s["year"] == 2023 and "codecarbon" in s["source"]
+    assert s["aux"]["eps=0"]["aux_kWh"] == 2000.0
+    assert s["aux"]["eps=0"]["kg_co2e"] == pytest.approx(2 * s["g_co2e_per_kWh"])

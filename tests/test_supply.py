@@ -248,3 +248,13 @@ def test_figures(pv):
     fig = fr.fig_day_night(rows, {"tmy": supply.daily_storage(pv["ac_W"])})
     assert "[kWh]" in fig.axes[0].get_ylabel() and "[days]" in fig.axes[0].get_xlabel()
     plt.close(fig)
+
+
+def test_day_night_summary_differences():
+    rows = [
+        {"harvest": "iid", "load": "flat", "horizon_slots": 10, "mean_J": 5.0, "sem_J": 3.0},
+        {"harvest": "tmy", "load": "aligned", "horizon_slots": 10, "mean_J": 9.0, "sem_J": 4.0},
+    ]
+    out = supply.day_night_summary(rows, {"tmy": {"annual_J": 1.0}})
+    assert out[1]["extra_J"] == 4.0 and out[1]["extra_sem_J"] == 5.0
+    assert out[0]["extra_J"] == 0.0 and out[-1] == {"storage": "tmy", "annual_J": 1.0}

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["SOURCES", "CarbonIntensity", "aux_kg_co2e", "intensity", "regions"]
+__all__ = ["SOURCES", "CarbonIntensity", "aux_kg_co2e", "intensity", "regions", "summary"]
 
 J_PER_KWH = 3.6e6
 G_PER_LB = 453.59237
@@ -177,3 +177,38 @@ def aux_kg_co2e(aux_J, region: str, source: str = "codecarbon"):
     1.0
     """
     return aux_J / J_PER_KWH * intensity(region, source).g_per_kWh / 1000.0
+
+
+def summary(aux_J: dict, region: str, source: str = "codecarbon") -> dict:
+    """Auxiliary energy as emissions, for ``summary.json`` and the report
+    (docs/model.md §13).
+
+    Parameters
+    ----------
+    aux_J : dict
+        Label -> auxiliary energy [J], e.g. the mean D_T at T_max per routing error.
+    region, source : str
+        See :func:`intensity`.
+
+    Returns
+    -------
+    dict
+        ``region``, ``region_name``, ``g_co2e_per_kWh``, ``source``, ``year`` and
+        ``aux`` (label -> ``{"aux_J", "aux_kWh", "kg_co2e"}``).
+    """
+    c = intensity(region, source)
+    return {
+        "region": c.region,
+        "region_name": c.name,
+        "g_co2e_per_kWh": c.g_per_kWh,
+        "source": c.source,
+        "year": c.year,
+        "aux": {
+            str(k): {
+                "aux_J": float(v),
+                "aux_kWh": float(v) / J_PER_KWH,
+                "kg_co2e": float(v) / J_PER_KWH * c.g_per_kWh / 1000.0,
+            }
+            for k, v in aux_J.items()
+        },
+    }

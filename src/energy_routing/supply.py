@@ -49,6 +49,7 @@ __all__ = [
     "SolarHarvest",
     "daily_storage",
     "day_night_study",
+    "day_night_summary",
     "deficit_study",
     "diffusion_sigma",
     "diurnal_rate",
@@ -896,3 +897,32 @@ def day_night_study(
         "day-night": daily_storage(models["day-night"].hourly_W, load_w),
     }
     return rows, storage
+
+
+def day_night_summary(rows, storage: dict | None = None, baseline: str = "iid") -> list[dict]:
+    """Extra auxiliary energy of each harvest and load over the i.i.d. harvest with flat
+    load, at each horizon, with its standard error [J] (docs/model.md §13).
+
+    The runs share their arrival streams but not their harvests, so the standard error of
+    a difference is taken as ``sqrt(sem_a^2 + sem_b^2)`` (conservative when the common
+    arrivals correlate the two).
+
+    Returns
+    -------
+    list of dict
+        ``harvest``, ``load``, ``horizon_slots``, ``mean_J``, ``sem_J``,
+        ``extra_J``, ``extra_sem_J``; plus the storage of ``storage`` as
+        ``{"storage": ...}`` rows when given.
+    """
+    base = {r["horizon_slots"]: r for r in rows if r["harvest"] == baseline and r["load"] == "flat"}
+    out = []
+    for r in rows:
+        b = base.get(r["horizon_slots"])
+        extra = dict(r)
+        if b is not None:
+            extra["extra_J"] = r["mean_J"] - b["mean_J"]
+            extra["extra_sem_J"] = math.hypot(r["sem_J"], b["sem_J"])
+        out.append(extra)
+    if storage:
+        out.extend({"storage": k, **v} for k, v in storage.items())
+    return out
