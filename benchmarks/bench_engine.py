@@ -8,7 +8,11 @@ Measured in one process on the same workload:
   Poisson count, per task a type and a routing uniform, a Gamma harvest, a battery update;
 * the "RNG floor": numpy drawing exactly those variates, vectorised, one per slot
   (Poisson count, Gamma harvest) and one per task (type integer, routing uniform), on one
-  thread.
+  thread, and on as many threads as the engine (independent generators, one per thread:
+  ``ratio_vs_rng_floor_same_threads``);
+* the per-slot kernel (docs/model.md §12) with a state-dependent policy (slack-aware
+  deferral, 30 s) and a finite lossy store, lumped, against the fast path
+  (``per_slot_kernel``).
 
 All rates are in slot-trials per second. The workload is the one the pipeline builds from
 ``config/config.yaml`` (or ``--config``), at the critical point.
@@ -24,11 +28,15 @@ import json
 import os
 import resource
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from energy_routing import config, grids
+from energy_routing.engine.compare import workload_with_slack
+from energy_routing.engine.policies import SlackDeferral
+from energy_routing.engine.storage import Storage
 from energy_routing.montecarlo import Workload, log_checkpoints, scenario_key, simulate
 
 ROUTING_ERROR = 0.05
@@ -36,9 +44,18 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def default_workload(config_path: Path) -> Workload:
-    """The engine input of a config (default: the paper's scenario) at the critical point."""
+    """The engine input of a config (default: the paper's scenario) at the critical point,
+    with the tasks' slack (for the deferring policy of the per-slot benchmark)."""
     cfg = config.load(config_path)
-    return grids.workload(grids.task_grid(cfg), cfg)
+    grid = grids.task_grid(cfg)
+    return workload_with_slack(grids.workload(grid, cfg), grid, cfg["dispatch_latency_s"])
+
+
+#: The per-slot benchmark's case: a state-dependent policy with a finite lossy store.
+PER_SLOT_POLICY = SlackDeferral(max_wait_s=30.0, routing_error=ROUTING_ERROR)
+PER_SLOT_STORAGE = Storage(
+    capacity_J=5.0e4, eta_charge=0.95, eta_discharge=0.95, self_discharge_per_slot=1e-6
+)
 
 
 def naive_loop(workload: Workload, n_slots: int, seed: int) -> float:
@@ -76,6 +93,12 @@ def rng_floor(workload: Workload, n_slots: int, seed: int) -> None:
     types = rng.integers(workload.n_types, size=n_tasks)
     uniforms = rng.random(n_tasks)
     del harvest, types, uniforms
+
+
+def rng_floor_threads(workload: Workload, n_slots: int, seed: int, threads: int) -> None:
+    """The RNG floor on ``threads`` threads at once, ``n_slots`` each (own generators)."""
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(lambda k: rng_floor(workload, n_slots, seed + k), range(threads)))
 
 
 def best_time(func, repeats: int) -> float:
@@ -175,6 +198,37 @@ def main() -> None:
     }
     naive_rate = naive_slots / best_time(lambda: naive_loop(workload, naive_slots, 2), 1)
     floor_rate = floor_slots / best_time(lambda: rng_floor(workload, floor_slots, 3), repeats)
+    floor_rate_threads = (
+        threads
+        * floor_slots
+        / best_time(lambda: rng_floor_threads(workload, floor_slots, 3, threads), repeats)
+    )
+
+    def per_slot() -> None:
+        simulate(
+            workload,
+            policy=PER_SLOT_POLICY,
+            storage=PER_SLOT_STORAGE,
+            checkpoints=checkpoints,
+            trials=trials,
+            root_seed=1,
+            scenario_key=key,
+            n_threads=threads,
+            consumption=("lumped",),
+        )
+
+    simulate(  # JIT of the per-slot kernel (or cache load)
+        workload,
+        policy=PER_SLOT_POLICY,
+        storage=PER_SLOT_STORAGE,
+        checkpoints=[1000],
+        trials=threads,
+        root_seed=0,
+        scenario_key=key,
+        n_threads=threads,
+        consumption=("lumped",),
+    )
+    per_slot_rate = trials * horizon / best_time(per_slot, repeats)
 
     report = {
         "threads": threads,
@@ -182,6 +236,7 @@ def main() -> None:
         "trials": trials,
         "naive_slot_trials_per_s": naive_rate,
         "rng_floor_slot_trials_per_s": floor_rate,
+        "rng_floor_same_threads_slot_trials_per_s": floor_rate_threads,
         "distributed_vs_lumped": rates["distributed"] / rates["lumped"],
     }
     for mode, rate in rates.items():
@@ -190,7 +245,16 @@ def main() -> None:
             "ns_per_slot_trial": 1e9 / rate,
             "speedup_vs_naive": rate / naive_rate,
             "ratio_vs_rng_floor": rate / floor_rate,
+            "ratio_vs_rng_floor_same_threads": rate / floor_rate_threads,
         }
+    report["per_slot_kernel"] = {
+        "policy": repr(PER_SLOT_POLICY),
+        "storage": repr(PER_SLOT_STORAGE),
+        "consumption": "lumped",
+        "engine_slot_trials_per_s": per_slot_rate,
+        "ns_per_slot_trial": 1e9 / per_slot_rate,
+        "ratio_vs_fast_path": per_slot_rate / rates["lumped"],
+    }
     if args.json:
         print(json.dumps(report, indent=2))
         return
@@ -198,6 +262,8 @@ def main() -> None:
     print(f"{'':24}{'slot-trials/s':>16}{'ns/slot-trial':>15}{'vs naive':>10}{'vs floor':>10}")
     print(f"{'naive Python loop':24}{naive_rate:16.3e}{1e9 / naive_rate:15.1f}")
     print(f"{'RNG floor (1 thread)':24}{floor_rate:16.3e}{1e9 / floor_rate:15.1f}")
+    label = f"RNG floor ({threads} threads)"
+    print(f"{label:24}{floor_rate_threads:16.3e}{1e9 / floor_rate_threads:15.1f}")
     for mode in ("lumped", "distributed"):
         row = report[mode]
         print(
@@ -206,6 +272,15 @@ def main() -> None:
             f"{row['ratio_vs_rng_floor']:10.2f}"
         )
     print(f"distributed / lumped: {report['distributed_vs_lumped']:.2f}")
+    for mode in ("lumped", "distributed"):
+        ratio = report[mode]["ratio_vs_rng_floor_same_threads"]
+        print(f"engine {mode} / RNG floor on {threads} threads: {ratio:.2f}")
+    ps = report["per_slot_kernel"]
+    print(
+        f"per-slot kernel (deferral 30 s, finite lossy store, lumped): "
+        f"{ps['engine_slot_trials_per_s']:.3e} slot-trials/s, "
+        f"{ps['ratio_vs_fast_path']:.2f}x the fast path"
+    )
 
 
 if __name__ == "__main__":

@@ -576,3 +576,12 @@ def test_kernel_choice_is_validated(workload):
         simulate(workload, routing_error=0.1, policy=mc.Myopic(routing_error=0.2), **base)
     assert simulate(workload, storage=Storage(capacity_J=5.0), **base).kernel == "per_slot"
     assert simulate(workload, **base).kernel == "fast"
+
+
+@settings(max_examples=30, deadline=None)
+@given(n_slots=st.integers(1, 50), data=st.data())
+def test_slot_order_is_a_stable_argsort(n_slots, data):
+    from energy_routing.engine.kernels import slot_order
+
+    slots = np.array(data.draw(st.lists(st.integers(0, n_slots - 1), max_size=200)), dtype=np.int64)
+    assert np.array_equal(slot_order(slots, n_slots), np.argsort(slots, kind="stable"))

@@ -70,7 +70,7 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
-from energy_routing.engine.kernels import STATE_FIELDS, SlotState, slot_chunk
+from energy_routing.engine.kernels import STATE_FIELDS, SlotState, slot_chunk, slot_order
 from energy_routing.engine.policies import Myopic, Policy, last_start_slots
 from energy_routing.engine.storage import Storage
 
@@ -981,7 +981,7 @@ def _run_trial_per_slot(
         draws = draw_chunk(streams, plan, n_slots, harvest_buf)
         types, models = route_myopic(draws, plan)
         tally_routes(draws, plan, task_counts)
-        order = np.argsort(draws.slots, kind="stable")
+        order = slot_order(draws.slots, n_slots)
         a_slot = draws.slots[order]
         a_type = types[order]
         a_model = models[order]

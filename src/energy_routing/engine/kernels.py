@@ -51,7 +51,7 @@ import numpy as np
 
 from energy_routing.engine.policies import KIND_DEFERRAL, KIND_STATIC
 
-__all__ = ["STATE_FIELDS", "SlotState", "slot_chunk"]
+__all__ = ["STATE_FIELDS", "SlotState", "slot_chunk", "slot_order"]
 
 #: Names of the scalar state carried across chunks, in storage order.
 STATE_FIELDS: tuple[str, ...] = (
@@ -134,6 +134,26 @@ def _field_property(index: int, name: str) -> property:
 
 for _i, _name in enumerate(STATE_FIELDS):
     setattr(SlotState, _name, _field_property(_i, _name))
+
+
+@numba.njit(nogil=True, cache=True)
+def slot_order(slots, n_slots):  # pragma: no cover - numba
+    """Stable counting sort: the indices of ``slots`` ordered by slot, ties in index order.
+
+    Equal to ``np.argsort(slots, kind="stable")`` for slots in [0, n_slots), in
+    O(len(slots) + n_slots) time.
+    """
+    counts = np.zeros(n_slots + 1, dtype=np.int64)
+    for j in range(slots.size):
+        counts[slots[j] + 1] += 1
+    for t in range(n_slots):
+        counts[t + 1] += counts[t]
+    order = np.empty(slots.size, dtype=np.int64)
+    for j in range(slots.size):
+        t = slots[j]
+        order[counts[t]] = j
+        counts[t] += 1
+    return order
 
 
 @numba.njit(nogil=True, cache=True)
