@@ -396,3 +396,64 @@ def xr_equal(path, ds) -> bool:
 
     with xr.open_dataset(path) as back:
         return bool(back.load().identical(ds)) or bool(back.load().equals(ds))
+
+
+# --------------------------------------------------------------------------------------
+# Dispatcher overhead (docs/model.md §12.8)
+# --------------------------------------------------------------------------------------
+
+
+def test_router_validation_and_workload_through_a_dispatcher():
+    from energy_routing.engine.compare import with_dispatcher
+    from energy_routing.engine.policies import Router
+
+    with pytest.raises(ValueError, match="router 'r': routing_error"):
+        Router(name="r", routing_error=2.0)
+    with pytest.raises(ValueError, match="router 'r': energy_J"):
+        Router(name="r", energy_J=-1.0)
+    with pytest.raises(ValueError, match="router 'r': latency_s"):
+        Router(name="r", latency_s=math.inf)
+    wl = small_workload()
+    same = with_dispatcher(wl, Router(name="ideal"))
+    assert np.array_equal(same.energy_J, wl.energy_J)
+    assert np.array_equal(same.best_model, wl.best_model)
+    heavy = with_dispatcher(wl, Router(name="heavy", energy_J=0.25, latency_s=0.2))
+    assert np.allclose(heavy.energy_J, wl.energy_J + 0.25)
+    assert np.allclose(heavy.profile_J.sum(axis=2), heavy.energy_J)
+    # slack 6, 3.5, 0 / 2.2, 4, - / 0.5: after 3.6 s only (0,0), (1,1) stay feasible,
+    # and type 2 loses its only model
+    with pytest.raises(ValueError, match=r"task types \[2\]"):
+        with_dispatcher(wl, Router(name="slow", latency_s=3.6))
+    wl2 = with_dispatcher(wl, Router(name="mid", latency_s=0.4))
+    assert wl2.feasible.tolist() == [[True, True, False], [True, True, False], [True, False, False]]
+
+
+def test_routers_compared_on_common_random_numbers_and_break_even():
+    from energy_routing.engine.compare import (
+        break_even_energy_J,
+        compare_routers,
+        router_records,
+    )
+    from energy_routing.engine.policies import Router
+    from energy_routing.montecarlo import policy_moments
+
+    wl = small_workload()
+    light = Router(name="light", routing_error=0.3)
+    e_star = break_even_energy_J(wl, light, 0.0)
+    saved = policy_moments(wl, 0.3)[0] - policy_moments(wl, 0.0)[0]
+    assert e_star == pytest.approx(saved, rel=1e-12) and e_star > 0
+    routers = [
+        light,
+        Router(name="heavy-cheap", routing_error=0.0, energy_J=0.5 * e_star),
+        Router(name="heavy-even", routing_error=0.0, energy_J=e_star),
+        Router(name="heavy-dear", routing_error=0.0, energy_J=2.0 * e_star),
+    ]
+    ds = compare_routers(wl, routers, checkpoints=[20000], trials=24, root_seed=3, scenario_key=KEY)
+    mu = ds.mu_J_per_slot.values
+    assert mu[1] > mu[0] and mu[2] == pytest.approx(mu[0], abs=1e-9) and mu[3] < mu[0]
+    recs = router_records(ds)
+    assert recs[0]["diff_vs_reference_J"] == 0.0
+    # a router that saves more than it costs needs less auxiliary energy, one that costs
+    # more needs more (paired differences, several standard errors away from 0)
+    assert recs[1]["diff_vs_reference_J"] < -3 * recs[1]["diff_vs_reference_sem_J"]
+    assert recs[3]["diff_vs_reference_J"] > 3 * recs[3]["diff_vs_reference_sem_J"]

@@ -35,6 +35,7 @@ __all__ = [
     "DriftPlusPenalty",
     "Myopic",
     "Policy",
+    "Router",
     "SlackDeferral",
     "VarianceAware",
     "last_start_slots",
@@ -45,19 +46,21 @@ __all__ = [
 KIND_STATIC, KIND_DEFERRAL, KIND_DPP = 0, 1, 2
 
 
-def _check_epsilon(policy: str, value: float) -> float:
+def _check_epsilon(policy: str, value: float, what: str = "policy") -> float:
     value = float(value)
     if not 0.0 <= value <= 1.0:
-        raise ValueError(f"policy {policy!r}: routing_error must lie in [0, 1], got {value!r}")
+        raise ValueError(f"{what} {policy!r}: routing_error must lie in [0, 1], got {value!r}")
     return value
 
 
-def _check_nonneg(policy: str, name: str, value: float, allow_inf: bool = False) -> float:
+def _check_nonneg(
+    policy: str, name: str, value: float, allow_inf: bool = False, what: str = "policy"
+) -> float:
     value = float(value)
     ok = value >= 0 and (allow_inf or math.isfinite(value))
     if not ok or math.isnan(value):
         finite = "" if allow_inf else "finite and "
-        raise ValueError(f"policy {policy!r}: {name} must be {finite}>= 0, got {value!r}")
+        raise ValueError(f"{what} {policy!r}: {name} must be {finite}>= 0, got {value!r}")
     return value
 
 
@@ -321,3 +324,32 @@ def policy_from_spec(
     if name == "slack_deferral":
         return SlackDeferral(max_wait_s=parameter, **opts)
     return DriftPlusPenalty(V_tasks_per_J=parameter, **opts)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Router:
+    """A dispatcher: its routing error, and the energy and latency of each decision
+    (docs/model.md §12.8). A heavier router errs less but costs more per decision.
+
+    Parameters
+    ----------
+    name : str
+        Label.
+    routing_error : float
+        epsilon [1], in [0, 1].
+    energy_J : float
+        Energy of one dispatch decision [J], >= 0, charged to the task's dispatch slot.
+    latency_s : float
+        Latency of one decision [s], >= 0; it shrinks every task's slack (docs/model.md §4).
+    """
+
+    name: str
+    routing_error: float = 0.0
+    energy_J: float = 0.0
+    latency_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        n, r = self.name, "router"
+        object.__setattr__(self, "routing_error", _check_epsilon(n, self.routing_error, r))
+        object.__setattr__(self, "energy_J", _check_nonneg(n, "energy_J", self.energy_J, what=r))
+        object.__setattr__(self, "latency_s", _check_nonneg(n, "latency_s", self.latency_s, what=r))
