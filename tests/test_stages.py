@@ -65,6 +65,7 @@ def run(tmp_path_factory):
     analyze.sweep(
         json.loads(registry.stage_config(cfg, "sweep")),
         mc_ncs=sweep_ncs,
+        grid_nc=paths["grid"],
         out_csv=d / "sweep.csv",
         points_csv=d / "points.csv",
         part_json=d / "sweep.json",

@@ -217,13 +217,20 @@ def sweep_table(
 
 
 def deviation_points(
-    datasets: dict[str, xr.Dataset], *, modes=("lumped",), r_max=4.0, per_scenario=25
+    datasets: dict[str, xr.Dataset],
+    *,
+    modes=("lumped",),
+    r_max=4.0,
+    per_scenario=25,
+    from_T: float = 0.0,
 ) -> pd.DataFrame:
     """Monte Carlo estimates of Fig. 2's deviation g(r) (docs/model.md §7).
 
-    Every checkpoint T of every scenario gives a point r = mu sqrt(T) / sigma,
-    g = (mean D_T - max(0, -mu T)) / (sigma sqrt(2T/pi)) with its standard error; points
-    with |r| <= r_max are kept, thinned to about ``per_scenario`` per scenario and mode.
+    Every checkpoint T >= ``from_T`` [slots] of every scenario gives a point
+    r = mu sqrt(T) / sigma, g = (mean D_T - max(0, -mu T)) / (sigma sqrt(2T/pi)) with its
+    standard error; points with |r| <= r_max are kept, thinned to about ``per_scenario``
+    per scenario and mode. Pass the fit window (:func:`fit_window`) as ``from_T``: before
+    it the distributed walk is not yet diffusive, and no closed form applies.
     """
     frames = []
     for (name, ds), mode in itertools.product(datasets.items(), modes):
@@ -231,7 +238,7 @@ def deviation_points(
             T, y, se, mu, sigma = _curve(ds, eps, mode)
             scale = sigma * np.sqrt(2 * T / np.pi)
             r = mu * np.sqrt(T) / sigma
-            keep = np.flatnonzero(np.abs(r) <= r_max)
+            keep = np.flatnonzero((np.abs(r) <= r_max) & (T >= from_T))
             keep = keep[:: max(1, len(keep) // per_scenario)]
             frames.append(
                 pd.DataFrame(

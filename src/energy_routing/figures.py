@@ -204,7 +204,7 @@ def fig_deviation(mc_points: pd.DataFrame | None = None, modes=("lumped",)):
     ax.set_xlabel(r"$r = \mu\sqrt{T}/\sigma$ [-]")
     ax.set_ylabel(r"$g = (E[D_T] - \max(0, -\mu T)) / (\sigma\sqrt{2T/\pi})$ [-]")
     ax.set_title("Deviation from drift-only scaling")
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="upper left")
     fig.tight_layout()
     return fig
 

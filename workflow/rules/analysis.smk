@@ -21,6 +21,7 @@ rule sweep:
     input:
         code=code("sweep"),
         mc=sweep_files(),
+        grid=out("characterize")["grid"],
     output:
         **out("sweep"),
     log:

@@ -11,6 +11,7 @@ with stages.logged(snakemake.log[0]):
     analyze.sweep(
         json.loads(snakemake.params.cfg),
         mc_ncs=list(snakemake.input.mc),
+        grid_nc=snakemake.input.grid,
         out_csv=snakemake.output.table,
         points_csv=snakemake.output.points,
         part_json=snakemake.output.part,

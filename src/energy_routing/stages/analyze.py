@@ -63,15 +63,18 @@ def _records(df) -> list[dict]:
     return json.loads(df.to_json(orient="records"))
 
 
-def sweep(cfg: dict, *, mc_ncs: list[str], out_csv, points_csv, part_json) -> None:
-    """Stage 4b: Theorem 2's three regimes from the provisioning sweep, and Fig. 2's points.
+def sweep(cfg: dict, *, mc_ncs: list[str], grid_nc, out_csv, points_csv, part_json) -> None:
+    """Stage 4b: Theorem 2's three regimes from the provisioning sweep, and Fig. 2's points
+    (from the regime fit window on, where the walk is diffusive).
 
     ``mc_ncs`` are the sweep scenarios' merged datasets, named by their file stems.
     """
     datasets = {Path(p).stem: load_dataset(p) for p in mc_ncs}
     modes = cfg["consumption"]
+    service = int(load_dataset(grid_nc).service_slots.max())
+    window = analysis.fit_window(cfg["regimes"]["fit_from_T"], service)
     table = analysis.sweep_table(datasets, slope_from_T=cfg["regimes"]["slope_from_T"], modes=modes)
-    points = analysis.deviation_points(datasets, modes=modes)
+    points = analysis.deviation_points(datasets, modes=modes, from_T=window)
     with atomic_output(out_csv) as tmp:
         table.to_csv(tmp, index=False)
     with atomic_output(points_csv) as tmp:
