@@ -141,3 +141,102 @@ def test_size_command_on_a_written_grid(grid, tmp_path, capsys):
     assert "Cheapest design" in out and "rho = " in out and "±" in out
     assert sizing.main(["--grid", str(path), "--max-aux", "0", "--json"]) in (0, 1)
     assert sizing.main(["--grid", str(path), "--max-aux", "-0.0", "--probability", "1"]) in (0, 1)
+
+
+# --------------------------------------------------------------------------------------
+# Config-driven studies (docs/model.md §12)
+# --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def default_grid():
+    from pathlib import Path
+
+    from energy_routing import config, grids
+
+    cfg = config.load(Path(__file__).resolve().parents[1] / "config" / "config.yaml")
+    return grids.task_grid(cfg), cfg
+
+
+def _small(cfg):
+    import copy
+
+    cfg = copy.deepcopy(cfg)
+    cfg["montecarlo"] = dict(cfg.get("montecarlo") or {}) | {"checkpoints": 8, "t_min": 10}
+    cfg["policies"] = {
+        "trials": 3,
+        "t_max": 2000,
+        "slack_deferral": {"max_wait_s": [0.0, 20.0]},
+        "drift_plus_penalty": {"V_tasks_per_J": [0.0, 1.0]},
+        "variance_aware": {"risk_weight_per_J": [0.0, 0.05]},
+        "storage": {"capacity_J": 5.0e4, "eta_charge": 0.9},
+        "routers": [
+            {"name": "light", "routing_error": 0.05},
+            {"name": "heavy", "routing_error": 0.0, "energy_J": 2.0, "latency_s": 0.5},
+        ],
+    }
+    cfg["storage_grid"] = {
+        "provisioning": [0.95, 1.05],
+        "capacity_J": [1.0e4, None],
+        "trials": 3,
+        "t_max": 2000,
+    }
+    return cfg
+
+
+def test_studies_run_from_the_config(default_grid):
+    from energy_routing.engine import compare, studies
+
+    grid, cfg = default_grid
+    cfg = _small(cfg)
+    ds = studies.policy_study(grid, cfg)
+    assert ds.attrs["storage_capacity_J"] == 5.0e4 and ds.attrs["storage_eta_charge"] == 0.9
+    recs = compare.policy_records(ds)
+    assert {(r["policy"], r["parameter"]) for r in recs} == {
+        ("myopic", 0.0),
+        ("myopic", 0.05),
+        ("slack_deferral", 0.0),
+        ("slack_deferral", 20.0),
+        ("drift_plus_penalty", 0.0),
+        ("drift_plus_penalty", 1.0),
+        ("variance_aware", 0.0),
+        ("variance_aware", 0.05),
+    }
+    st = studies.storage_study(grid, cfg)
+    assert st.aux_J_per_slot.shape == (2, 2, 3)
+    assert math.isinf(st.capacity_J.values[-1])
+    ro = studies.router_study(grid, cfg)
+    assert list(ro.router.values) == ["light", "heavy"]
+    assert ro.attrs["break_even_energy_J"] == pytest.approx(0.05 * 67.77, rel=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ({"policies": {"trails": 3}}, "policies.trails"),
+        ({"policies": {"consumption": "both"}}, "policies.consumption"),
+        ({"policies": {"slack_deferral": {"max_wait_s": [-1.0]}}}, "max_wait_s"),
+        ({"policies": {"drift_plus_penalty": {"V_tasks_per_J": []}}}, "V_tasks_per_J"),
+        ({"policies": {"storage": {"eta_charge": 2.0}}}, "policies.storage.eta_charge"),
+        ({"policies": {"routers": [{"name": "x", "energy_J": -1.0}]}}, r"routers\[0\]"),
+        ({"policies": {"routers": [{"name": "x", "speed": 1.0}]}}, r"routers\[0\]"),
+        ({"storage_grid": {"capacity_J": [0.0]}}, "storage_grid.capacity_J"),
+        ({"storage_grid": {"eta_discharge": 0.0}}, "storage_grid.eta_discharge"),
+    ],
+)
+def test_studies_reject_misconfiguration_naming_the_key(default_grid, patch, message):
+    from energy_routing.engine import studies
+
+    grid, cfg = default_grid
+    cfg = _small(cfg)
+    for name, value in patch.items():
+        cfg[name] = cfg[name] | value
+    run = (
+        studies.storage_study
+        if "storage_grid" in patch
+        else studies.router_study
+        if "routers" in str(patch)
+        else studies.policy_study
+    )
+    with pytest.raises(ValueError, match=message):
+        run(grid, cfg)
