@@ -240,3 +240,32 @@ def test_studies_reject_misconfiguration_naming_the_key(default_grid, patch, mes
     )
     with pytest.raises(ValueError, match=message):
         run(grid, cfg)
+
+
+def test_figures_of_the_studies(default_grid):
+    """Every study figure draws from its dataset, with units in every axis label."""
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    from energy_routing import figures_policies as fp
+    from energy_routing.engine import studies
+
+    grid, cfg = default_grid
+    cfg = _small(cfg)
+    pol = studies.policy_study(grid, cfg)
+    st = studies.storage_study(grid, cfg)
+    ro = studies.router_study(grid, cfg)
+    for make, ds in (
+        (fp.fig_deferral, pol),
+        (fp.fig_dpp_frontier, pol),
+        (fp.fig_variance_aware, pol),
+        (fp.fig_storage_planner, st),
+        (fp.fig_routers, ro),
+    ):
+        fig = make(ds)
+        assert isinstance(fig, Figure)
+        for ax in fig.axes:
+            if ax.get_label() == "<colorbar>":
+                continue
+            assert "[" in ax.get_xlabel() and "[" in ax.get_ylabel(), make.__name__
+        plt.close(fig)
