@@ -269,3 +269,43 @@ def test_figures_of_the_studies(default_grid):
                 continue
             assert "[" in ax.get_xlabel() and "[" in ax.get_ylabel(), make.__name__
         plt.close(fig)
+
+
+def test_study_files_pass_the_cf_checker(default_grid, tmp_path):
+    """Written as the pipeline writes NetCDF (mcio.write_netcdf_atomic, CF global
+    attributes), the three study datasets get no CF-1.11 error or warning (strict)."""
+    import json
+    import warnings
+
+    runner = pytest.importorskip("compliance_checker.runner")
+    from energy_routing import mcio
+    from energy_routing.engine import studies
+    from energy_routing.provenance import cf_global_attrs
+
+    grid, cfg = default_grid
+    cfg = _small(cfg)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        runner.CheckSuite.load_all_available_checkers()
+    for name, study in (
+        ("policies", studies.policy_study),
+        ("storage", studies.storage_study),
+        ("routers", studies.router_study),
+    ):
+        ds = study(grid, cfg)
+        ds.attrs.update(cf_global_attrs(history="test", title=f"energy-routing {name} study"))
+        path = tmp_path / f"{name}.nc"
+        mcio.write_netcdf_atomic(ds, path)
+        out = tmp_path / f"{name}.json"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the checker's own plugin noise
+            runner.ComplianceChecker.run_checker(
+                str(path),
+                ["cf:1.11"],
+                0,
+                "strict",
+                output_filename=str(out),
+                output_format="json",
+            )
+        report = json.loads(out.read_text())["cf:1.11"]
+        assert report["high_count"] + report["medium_count"] == 0, name

@@ -28,6 +28,7 @@ import xarray as xr
 from energy_routing import theory
 from energy_routing.engine.policies import Myopic, Policy, Router
 from energy_routing.engine.storage import Storage
+from energy_routing.mcio import time_attrs
 from energy_routing.montecarlo import (
     Workload,
     drift_volatility,
@@ -221,10 +222,14 @@ def compare_policies(
             "parameter_value": var(dims2, pvalue, "1", "value of the swept parameter"),
         },
         coords={
-            "policy": np.array(names, dtype=str),
-            "parameter": np.arange(width),
-            "trial": ref.trials,
-            "time": ("time", cps, {"units": "1", "long_name": "checkpoint (slots)"}),
+            "policy": ("policy", np.array(names, dtype=str), {"long_name": "dispatch policy"}),
+            "parameter": (
+                "parameter",
+                np.arange(width),
+                {"units": "1", "long_name": "position in the policy's parameter sweep"},
+            ),
+            "trial": ("trial", ref.trials, {"units": "1", "long_name": "trial index"}),
+            "time": ("time", cps, time_attrs(workload.dt_s)),
         },
         attrs={
             "consumption": consumption,
@@ -338,9 +343,11 @@ def storage_grid(
         raise ValueError("capacities_J: expected a non-empty list of capacities > 0 (inf ok)")
     policy = Myopic(routing_error=0.0) if policy is None else policy
     aux = waste = aux_t = waste_t = None
+    dt_s = None
     cps = None
     for a, rho in enumerate(rhos):
         wl = workload_at(float(rho))
+        dt_s = wl.dt_s
         for c, cap in enumerate(caps):
             store = Storage(
                 capacity_J=float(cap),
@@ -387,10 +394,26 @@ def storage_grid(
                 waste,
                 {"units": "J", "long_name": "spilled harvest per slot (wasted energy)"},
             ),
-            "aux_mean_J_per_slot": (dims2, aux.mean(axis=2), {"units": "J"}),
-            "aux_sem_J_per_slot": (dims2, _sem(aux), {"units": "J"}),
-            "waste_mean_J_per_slot": (dims2, waste.mean(axis=2), {"units": "J"}),
-            "waste_sem_J_per_slot": (dims2, _sem(waste), {"units": "J"}),
+            "aux_mean_J_per_slot": (
+                dims2,
+                aux.mean(axis=2),
+                {"units": "J", "long_name": "mean auxiliary energy per slot"},
+            ),
+            "aux_sem_J_per_slot": (
+                dims2,
+                _sem(aux),
+                {"units": "J", "long_name": "standard error of the auxiliary energy per slot"},
+            ),
+            "waste_mean_J_per_slot": (
+                dims2,
+                waste.mean(axis=2),
+                {"units": "J", "long_name": "mean wasted harvest per slot"},
+            ),
+            "waste_sem_J_per_slot": (
+                dims2,
+                _sem(waste),
+                {"units": "J", "long_name": "standard error of the wasted harvest per slot"},
+            ),
             "aux_over_time_J_per_slot": (
                 dimt,
                 aux_t,
@@ -405,8 +428,8 @@ def storage_grid(
         coords={
             "provisioning": ("provisioning", rhos, {"units": "1", "long_name": "rho"}),
             "capacity_J": ("capacity_J", caps, {"units": "J", "long_name": "store capacity"}),
-            "trial": trial_ids,
-            "time": ("time", cps, {"units": "1", "long_name": "checkpoint (slots)"}),
+            "trial": ("trial", trial_ids, {"units": "1", "long_name": "trial index"}),
+            "time": ("time", cps, time_attrs(dt_s)),
         },
         attrs={
             "policy": policy.name,
@@ -549,7 +572,14 @@ def compare_routers(
             "sigma_J": var("router", sigma, "J", "volatility per sqrt(slot) (Lemma 2)"),
             "closed_form_D_T_J": var("router", closed, "J", "closed-form E[D_T] at T"),
         },
-        coords={"router": np.array(names, dtype=str), "trial": np.arange(aux_arr.shape[1])},
+        coords={
+            "router": ("router", np.array(names, dtype=str), {"long_name": "dispatcher"}),
+            "trial": (
+                "trial",
+                np.arange(aux_arr.shape[1]),
+                {"units": "1", "long_name": "trial index"},
+            ),
+        },
         attrs={"horizon_slots": int(cps[-1]), "consumption": consumption},
     )
 
