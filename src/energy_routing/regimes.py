@@ -772,7 +772,7 @@ def detect_transition(
     alpha: float = 0.05,
     t_min: float = 100.0,
     max_points: int = 20,
-    n_null: int = 400,
+    n_null: int = 2000,
     n_resamples: int = 200,
     bic_penalty: float = 2.0,
     min_points: int = 3,
@@ -826,8 +826,10 @@ def detect_transition(
     max_points : int, default 20
         Largest number of checkpoints in the test (thinning keeps the covariance estimable
         from a few dozen trials).
-    n_null : int, default 400
-        Simulated null data sets (the p-value resolution is 1 / (n_null + 1)).
+    n_null : int, default 2000
+        Simulated null data sets: the p-value resolution is 1 / (n_null + 1), and the
+        realised level of the test scatters by about sqrt(alpha (1 - alpha) / n_null)
+        (0.5 % at the default) around alpha.
     n_resamples : int, default 200
         Resamples of the trials for the detection frequency and the intervals.
     bic_penalty, min_points
