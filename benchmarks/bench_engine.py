@@ -14,6 +14,9 @@ Measured in one process on the same workload:
   deferral, 30 s) and a finite lossy store, lumped, against the fast path
   (``per_slot_kernel``).
 
+The engine runs, the floors and the per-slot kernel take turns in each of the repeats (best
+time of each kept), so that their ratios are measured under the same load.
+
 All rates are in slot-trials per second. The workload is the one the pipeline builds from
 ``config/config.yaml`` (or ``--config``), at the critical point.
 
@@ -111,6 +114,19 @@ def best_time(func, repeats: int) -> float:
     return min(times)
 
 
+def best_times_interleaved(funcs: dict, repeats: int) -> dict:
+    """Smallest wall-clock time [s] of each function over ``repeats`` rounds, the
+    functions taking turns within a round, so that a ratio of two of them is measured under
+    the same load of a shared machine."""
+    times = {name: [] for name in funcs}
+    for _ in range(repeats):
+        for name, func in funcs.items():
+            start = time.perf_counter()
+            func()
+            times[name].append(time.perf_counter() - start)
+    return {name: min(t) for name, t in times.items()}
+
+
 def peak_memory(workload: Workload, trials: int, horizon: int, threads: int) -> dict:
     """Peak resident memory of one process running ``trials`` x ``horizon`` [MB].
 
@@ -192,17 +208,6 @@ def main() -> None:
         scenario_key=key,
         n_threads=threads,
     )
-    rates = {
-        mode: trials * horizon / best_time(lambda m=mode: engine(m), repeats)
-        for mode in ("lumped", "distributed")
-    }
-    naive_rate = naive_slots / best_time(lambda: naive_loop(workload, naive_slots, 2), 1)
-    floor_rate = floor_slots / best_time(lambda: rng_floor(workload, floor_slots, 3), repeats)
-    floor_rate_threads = (
-        threads
-        * floor_slots
-        / best_time(lambda: rng_floor_threads(workload, floor_slots, 3, threads), repeats)
-    )
 
     def per_slot() -> None:
         simulate(
@@ -228,7 +233,21 @@ def main() -> None:
         n_threads=threads,
         consumption=("lumped",),
     )
-    per_slot_rate = trials * horizon / best_time(per_slot, repeats)
+    naive_rate = naive_slots / best_time(lambda: naive_loop(workload, naive_slots, 2), 1)
+    best = best_times_interleaved(
+        {
+            "lumped": lambda: engine("lumped"),
+            "distributed": lambda: engine("distributed"),
+            "floor": lambda: rng_floor(workload, floor_slots, 3),
+            "floor_threads": lambda: rng_floor_threads(workload, floor_slots, 3, threads),
+            "per_slot": per_slot,
+        },
+        repeats,
+    )
+    rates = {mode: trials * horizon / best[mode] for mode in ("lumped", "distributed")}
+    floor_rate = floor_slots / best["floor"]
+    floor_rate_threads = threads * floor_slots / best["floor_threads"]
+    per_slot_rate = trials * horizon / best["per_slot"]
 
     report = {
         "threads": threads,
