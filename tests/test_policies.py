@@ -457,3 +457,27 @@ def test_routers_compared_on_common_random_numbers_and_break_even():
     # more needs more (paired differences, several standard errors away from 0)
     assert recs[1]["diff_vs_reference_J"] < -3 * recs[1]["diff_vs_reference_sem_J"]
     assert recs[3]["diff_vs_reference_J"] > 3 * recs[3]["diff_vs_reference_sem_J"]
+
+
+def test_static_policies_through_the_per_slot_kernel_match_the_fast_path():
+    wl = small_workload()
+    for policy in (
+        VarianceAware(risk_weight_per_J=1e6, energy_var_J2=VAR, routing_error=0.4),
+        Myopic(routing_error=1.0),
+    ):
+        fast = _sim(wl, policy, chunk_slots=7)
+        slow = _sim(wl, policy, chunk_slots=7, kernel="per_slot")
+        assert_same_paths(fast, slow, [f for f in RECORDS if f != "stored_J"])
+
+
+def test_slot_state_fields_are_named():
+    from energy_routing.engine.kernels import STATE_FIELDS, SlotState
+
+    st = SlotState.empty(3)
+    st.values[:] = np.arange(len(STATE_FIELDS))
+    assert [getattr(st, name) for name in STATE_FIELDS] == list(range(len(STATE_FIELDS)))
+    assert STATE_FIELDS[:4] == ("battery_J", "battery_min_J", "stored_J", "aux_J")
+    st.values[STATE_FIELDS.index("queue_len")] = 2
+    st.q_arrival[:2] = [5, 6]
+    st.reserve_queue(1000)
+    assert st.q_arrival.size >= 1002 and st.q_arrival[:2].tolist() == [5, 6]
