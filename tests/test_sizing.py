@@ -309,3 +309,31 @@ def test_study_files_pass_the_cf_checker(default_grid, tmp_path):
             )
         report = json.loads(out.read_text())["cf:1.11"]
         assert report["high_count"] + report["medium_count"] == 0, name
+
+
+def test_policy_study_of_a_named_scenario_shares_its_random_numbers(default_grid):
+    """Run for a scenario, the study's myopic reference is the scenario's own Monte Carlo
+    path (same key, same trials): its U_T equals the engine's D_T of those trials."""
+    from energy_routing import grids
+    from energy_routing.engine import studies
+    from energy_routing.montecarlo import log_checkpoints, scenario_key, simulate
+
+    grid, cfg = default_grid
+    cfg = _small(cfg)
+    cfg["scenarios"] = {"fig4": {"provisioning": 1.05, "routing_errors": [0.0]}}
+    del cfg["policies"]["storage"]  # the unbounded lossless store: U_T of the engine's walk
+    ds = studies.policy_study(grid, cfg, scenario="fig4")
+    assert ds.attrs["scenario"] == "fig4" and ds.attrs["provisioning"] == 1.05
+    mc = simulate(
+        grids.workload(grid, cfg, 1.05),
+        routing_error=0.0,
+        checkpoints=log_checkpoints(10, 2000, 8),
+        trials=3,
+        root_seed=cfg["montecarlo"]["seed"],
+        scenario_key=scenario_key("fig4"),
+        chunk_slots=cfg["montecarlo"]["chunk_slots"],
+        consumption=("lumped",),
+    )
+    assert np.array_equal(ds.aux_J.sel(policy="myopic").values[0], mc.aux_injected_J[0, :, -1])
+    with pytest.raises(ValueError, match="scenario 'nope'"):
+        studies.policy_study(grid, cfg, scenario="nope")

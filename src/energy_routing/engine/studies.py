@@ -144,13 +144,30 @@ def _workload(grid: xr.Dataset, cfg: Mapping, provisioning: float):
     )
 
 
-def policy_study(grid: xr.Dataset, cfg: Mapping) -> xr.Dataset:
+def _scenario(cfg: Mapping, sec: Mapping, scenario: str | None) -> tuple[float, int, str]:
+    """(provisioning, scenario key, label) of a study run."""
+    if scenario is None:
+        return float(sec["provisioning"]), scenario_key("policies"), "policies"
+    scenarios = cfg.get("scenarios") or {}
+    if scenario not in scenarios:
+        raise ValueError(
+            f"scenario {scenario!r}: not in config key 'scenarios' ({', '.join(scenarios)})"
+        )
+    return float(scenarios[scenario].get("provisioning", 1.0)), scenario_key(scenario), scenario
+
+
+def policy_study(grid: xr.Dataset, cfg: Mapping, scenario: str | None = None) -> xr.Dataset:
     """All configured policy cases against myopic (docs/model.md §12.6), one Dataset.
 
     Reads ``policies`` (see :data:`DEFAULTS`) and ``montecarlo`` (seed, t_min,
     checkpoints, chunk_slots, threads). The variance-aware policy uses the energy variances
     of the stochastic reasoning length (docs/model.md §12.5), which also give each case's
     Lemma 2 sigma and closed form.
+
+    With ``scenario`` (a key of ``scenarios``) the study runs at that scenario's
+    provisioning with its random streams, so its trials share their arrivals and harvests
+    with the scenario's Monte Carlo trials of the same indices; without it, at
+    ``policies.provisioning`` with the key ``"policies"``.
 
     Raises
     ------
@@ -159,7 +176,8 @@ def policy_study(grid: xr.Dataset, cfg: Mapping) -> xr.Dataset:
     """
     sec = section(cfg, "policies")
     mc = _mc(cfg)
-    wl = _workload(grid, cfg, float(sec["provisioning"]))
+    provisioning, key, label = _scenario(cfg, sec, scenario)
+    wl = _workload(grid, cfg, provisioning)
     mom = reasoning.grid_energy_moments(grid, cfg)
     var = mom["energy_var_J2"].to_numpy()
     cases = []
@@ -187,7 +205,7 @@ def policy_study(grid: xr.Dataset, cfg: Mapping) -> xr.Dataset:
         checkpoints=log_checkpoints(mc["t_min"], int(sec["t_max"]), mc["checkpoints"]),
         trials=int(sec["trials"]),
         root_seed=mc["seed"],
-        scenario_key=scenario_key("policies"),
+        scenario_key=key,
         storage=storage,
         chunk_slots=mc["chunk_slots"],
         n_threads=mc["threads"],
@@ -195,7 +213,7 @@ def policy_study(grid: xr.Dataset, cfg: Mapping) -> xr.Dataset:
         energy_mean_J=mom["energy_mean_J"].to_numpy(),
         energy_var_J2=var,
     )
-    ds.attrs.update(provisioning=float(sec["provisioning"]), scenario="policies")
+    ds.attrs.update(provisioning=provisioning, scenario=label)
     return ds
 
 
