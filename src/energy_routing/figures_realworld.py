@@ -89,7 +89,7 @@ def fig_day_night(rows, storage: dict | None = None, dt_s: float = 1.0):
     df = pd.DataFrame(rows).copy()
     df["days"] = df["horizon_slots"] * dt_s / 86400
     ncols = 2 if storage else 1
-    fig, axes = plt.subplots(1, ncols, figsize=(6.2 * ncols, 4.4), squeeze=False)
+    fig, axes = plt.subplots(1, ncols, figsize=(6.2 * ncols, 5.4), squeeze=False)
     ax = axes[0, 0]
     harvests = list(dict.fromkeys(df["harvest"]))
     colors = dict(zip(harvests, sns.color_palette(n_colors=len(harvests)), strict=True))
@@ -113,7 +113,7 @@ def fig_day_night(rows, storage: dict | None = None, dt_s: float = 1.0):
         xlabel="Horizon T [days]",
         ylabel="Mean auxiliary energy E[D_T] [kWh]",
     )
-    ax.legend(fontsize="x-small")
+    ax.legend(fontsize="x-small", ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.15))
     if storage:
         ax2 = axes[0, 1]
         recs = [
@@ -121,7 +121,10 @@ def fig_day_night(rows, storage: dict | None = None, dt_s: float = 1.0):
             for p, d in storage.items()
             for k, v in d.items()
         ]
-        sns.barplot(pd.DataFrame(recs), x="measure", y="kWh", hue="profile", ax=ax2)
+        palette = {p: colors.get(p, "0.5") for p in storage}
+        sns.barplot(
+            pd.DataFrame(recs), x="measure", y="kWh", hue="profile", ax=ax2, palette=palette
+        )
         ax2.set(yscale="log", xlabel="", ylabel="Storage the swing needs [kWh]")
     fig.tight_layout()
     return fig
