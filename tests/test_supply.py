@@ -258,3 +258,16 @@ def test_day_night_summary_differences():
     out = supply.day_night_summary(rows, {"tmy": {"annual_J": 1.0}})
     assert out[1]["extra_J"] == 4.0 and out[1]["extra_sem_J"] == 5.0
     assert out[0]["extra_J"] == 0.0 and out[-1] == {"storage": "tmy", "annual_J": 1.0}
+
+
+def test_harvest_model_from_a_config_section():
+    assert isinstance(supply.harvest_model(None, MEAN, VAR), supply.IIDGammaHarvest)
+    ar1 = supply.harvest_model({"model": "ar1", "phi": 0.5}, MEAN, VAR)
+    assert isinstance(ar1, supply.GammaAR1Harvest) and ar1.phi == 0.5
+    solar = supply.harvest_model({"model": "solar", "solar": {"tilt_deg": 25.0}}, MEAN, VAR)
+    assert isinstance(solar, supply.SolarHarvest) and solar.resample_days
+    assert solar.hourly_W.mean() == pytest.approx(MEAN)
+    with pytest.raises(ValueError, match="allowed: iid, ar1, solar"):
+        supply.harvest_model({"model": "wind"}, MEAN, VAR)
+    with pytest.raises(ValueError, match="pvlib ships"):
+        supply.weather_file("nowhere.csv")
