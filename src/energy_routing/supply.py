@@ -163,7 +163,8 @@ class GammaAR1Harvest:
     """Stationary AR(1) harvest with a Gamma(k, theta) marginal (GAR(1); docs/model.md §13).
 
     ``R_t = phi R_{t-1} + eps_t`` with ``R_0 ~ Gamma(k, theta)`` and i.i.d. innovations
-    (Lawrance 1982, *J. Appl. Prob.* 19, 463-468)
+    (Gaver & Lewis 1980, *Adv. Appl. Prob.* 12, 727-745; innovation of Lawrance 1982,
+    *Scand. J. Statist.* 9, 234-236)
 
     ``eps_t = theta * sum_{j=1}^{N_t} phi^{U_j} E_j``,
     ``N_t ~ Poisson(k ln(1/phi))``, ``U_j ~ U(0, 1)``, ``E_j ~ Exp(1)``.
