@@ -481,3 +481,93 @@ def test_slot_state_fields_are_named():
     st.q_arrival[:2] = [5, 6]
     st.reserve_queue(1000)
     assert st.q_arrival.size >= 1002 and st.q_arrival[:2].tolist() == [5, 6]
+
+
+# --------------------------------------------------------------------------------------
+# Random task energies in the engine (docs/model.md §12.5)
+# --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def default_law():
+    from pathlib import Path
+
+    from energy_routing import config, grids, reasoning
+
+    cfg = config.load(Path(__file__).resolve().parents[1] / "config" / "config.yaml")
+    grid = grids.task_grid(cfg)
+    return grids.workload(grid, cfg), reasoning.energy_law(grid, cfg), grid, cfg
+
+
+def test_engine_with_random_energies_checks_lemma2(default_law):
+    """Lumped walk with stochastic reasoning length: the realised drift and increment
+    variance per trial agree with Lemma 2 fed the exact moments, and the fraction of failed
+    tasks with the exact failure probabilities (each within 4 standard errors over trials)."""
+    from energy_routing import reasoning
+    from energy_routing.montecarlo import route_probabilities
+
+    wl, law, grid, cfg = default_law
+    res = simulate(
+        wl,
+        energy_law=law,
+        checkpoints=[20000],
+        trials=24,
+        root_seed=5,
+        scenario_key=KEY,
+        consumption=("lumped",),
+        chunk_slots=4096,
+    )
+    assert res.kernel == "per_slot"
+    mom = reasoning.grid_energy_moments(grid, cfg)
+    probs = route_probabilities(wl, Myopic())
+    mu, sigma = reasoning.stochastic_drift_volatility(
+        wl, probs, mom.energy_mean_J.values, mom.energy_var_J2.values
+    )
+    drift = res.realised_drift_J_per_slot[0]
+    assert abs(drift.mean() - mu) < 4 * drift.std(ddof=1) / np.sqrt(24)
+    var = res.increment_var_J2_per_slot[0]
+    assert abs(var.mean() - sigma**2) < 4 * var.std(ddof=1) / np.sqrt(24)
+    # not the oracle's: its drift is 0 here, the stochastic one clearly positive
+    assert mu > 50 and drift.mean() > 50
+    p_fail = float(wl.mix @ (probs * mom.failure_prob.values).sum(axis=1))
+    n = res.task_counts.sum()
+    assert abs(res.failed_tasks.sum() / n - p_fail) < 4 * np.sqrt(p_fail / n)
+
+
+def test_random_energies_are_common_to_all_policies(default_law):
+    """Same trial, same draws: with zero slack the deferral equals myopic path by path, and
+    the energies do not depend on the store or the thread count."""
+    import dataclasses
+
+    from energy_routing.engine.compare import workload_with_slack
+
+    wl, law, grid, _ = default_law
+    wl = workload_with_slack(wl, grid, 0.0)
+    kw = dict(
+        energy_law=law,
+        checkpoints=log_checkpoints(1, 3000, 10),
+        trials=3,
+        root_seed=1,
+        scenario_key=KEY,
+        consumption=("lumped",),
+        chunk_slots=512,
+    )
+    a = simulate(wl, policy=Myopic(), **kw)
+    b = simulate(wl, policy=SlackDeferral(max_wait_s=0.0), n_threads=2, **kw)
+    assert_same_paths(a, b)
+    assert np.array_equal(a.failed_tasks, b.failed_tasks)
+    c = simulate(wl, **kw)
+    assert not np.array_equal(
+        c.aux_injected_J, simulate(wl, **(kw | {"energy_law": None})).aux_injected_J
+    )
+    with pytest.raises(ValueError, match="lumped only"):
+        simulate(wl, **(kw | {"consumption": ("distributed",)}))
+    bad = dataclasses.replace(
+        law,
+        skill_prob=law.skill_prob[:, :1],
+        budget_attempts=law.budget_attempts[:, :1],
+        a_J=law.a_J[:1],
+        b_J=law.b_J[:1],
+    )
+    with pytest.raises(ValueError, match="shape"):
+        simulate(wl, **(kw | {"energy_law": bad}))

@@ -70,6 +70,7 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
+from energy_routing.engine.energy import EnergyLaw, energy_stream
 from energy_routing.engine.kernels import STATE_FIELDS, SlotState, slot_chunk, slot_order
 from energy_routing.engine.policies import Myopic, Policy, last_start_slots
 from energy_routing.engine.storage import Storage
@@ -855,6 +856,8 @@ class SimulationResult:
         Tasks started up to T, their total wait [slot], those started after their last
         feasible start, and the sum over slots of the tasks queued at a slot's end
         [task slot]. On the fast path every task arriving by T starts on arrival.
+    failed_tasks : ndarray of int64, shape (trial,) or None
+        With an energy law (docs/model.md §12.5): tasks that ran out of budget.
     """
 
     consumption: tuple[str, ...]
@@ -881,6 +884,7 @@ class SimulationResult:
     wait_slots: np.ndarray | None = None
     missed: np.ndarray | None = None
     backlog_slots: np.ndarray | None = None
+    failed_tasks: np.ndarray | None = None
 
 
 def _check_routing_error(routing_error: float) -> None:
@@ -962,6 +966,9 @@ def _run_trial_per_slot(
     task_counts: np.ndarray,
     policy_tables: tuple[np.ndarray, np.ndarray, int, float, float],
     storage: Storage,
+    energy_law: EnergyLaw | None = None,
+    energy_rng: np.random.Generator | None = None,
+    failed: np.ndarray | None = None,
 ) -> None:
     """Simulate one trial chunk by chunk through the per-slot kernel (docs/model.md §12).
 
@@ -985,6 +992,12 @@ def _run_trial_per_slot(
         a_slot = draws.slots[order]
         a_type = types[order]
         a_model = models[order]
+        if energy_law is None:
+            a_e = plan.energy[a_type, a_model]
+        else:  # drawn in draw order, from the trial's own energy stream
+            drawn, fails = energy_law.draw(types, models, energy_rng)
+            a_e = drawn[order]
+            failed[...] += int(fails.sum())
         for k, mode in enumerate(modes):
             st = states[k]
             st.reserve_queue(order.size)
@@ -996,10 +1009,12 @@ def _run_trial_per_slot(
                 a_type,
                 a_model,
                 order,
+                a_e,
                 st.q_arrival,
                 st.q_type,
                 st.q_model,
                 st.q_key,
+                st.q_energy,
                 mode == "distributed",
                 plan.energy,
                 plan.profile,
@@ -1048,6 +1063,7 @@ def simulate(
     n_threads: int = 1,
     consumption: Iterable[str] = CONSUMPTION_MODES,
     kernel: str = "auto",
+    energy_law: EnergyLaw | None = None,
 ) -> SimulationResult:
     """Simulate independent trials of the slotted battery (docs/model.md §6-8, §12).
 
@@ -1082,6 +1098,10 @@ def simulate(
         lossless store and the per-slot kernel otherwise; ``per_slot`` forces the kernel
         (it gives the fast path's results bit for bit where both apply); ``fast`` refuses
         what only the kernel can do.
+    energy_law : EnergyLaw, optional
+        Stochastic reasoning length (docs/model.md §12.5): each task is charged a random
+        energy drawn from the trial's energy stream instead of e_im (lumped consumption
+        only; decisions still use e_im). Runs the per-slot kernel.
 
     Returns
     -------
@@ -1102,7 +1122,7 @@ def simulate(
         raise ValueError(f"storage: expected a Storage, got {type(storage).__name__}")
     routing_error = policy.routing_error
     _check_routing_error(routing_error)
-    needs_kernel = policy.state_dependent or not storage.unbounded
+    needs_kernel = policy.state_dependent or not storage.unbounded or energy_law is not None
     if kernel not in ("auto", "fast", "per_slot"):
         raise ValueError(f"kernel: expected 'auto', 'fast' or 'per_slot', got {kernel!r}")
     if kernel == "fast" and needs_kernel:
@@ -1115,6 +1135,19 @@ def simulate(
     modes = tuple(consumption)
     if not modes or len(set(modes)) != len(modes) or not set(modes) <= set(CONSUMPTION_MODES):
         raise ValueError(f"consumption: expected distinct modes from {CONSUMPTION_MODES}")
+    if energy_law is not None:
+        if not isinstance(energy_law, EnergyLaw):
+            raise ValueError(f"energy_law: expected an EnergyLaw, got {type(energy_law).__name__}")
+        if modes != ("lumped",):
+            raise ValueError(
+                "energy_law: random task energies are charged lumped only; pass "
+                "consumption=('lumped',)"
+            )
+        if energy_law.skill_prob.shape != workload.energy_J.shape:
+            raise ValueError(
+                f"energy_law: shape {energy_law.skill_prob.shape} does not match the "
+                f"workload's {workload.energy_J.shape}"
+            )
     if isinstance(trials, int | np.integer):
         trial_ids = np.arange(int(trials))
     else:
@@ -1143,6 +1176,7 @@ def simulate(
     states = np.zeros((n_trials, n_modes, len(STATE_FIELDS)))
     fast_states = np.zeros((n_trials, n_modes, _STATE_SIZE))
     task_counts = np.zeros((n_trials, workload.n_types, workload.n_models), dtype=np.int64)
+    failed = np.zeros(n_trials, dtype=np.int64)
 
     def run(pos: int) -> None:
         streams = trial_streams(root_seed, scenario_key, int(trial_ids[pos]))
@@ -1170,6 +1204,11 @@ def simulate(
                 task_counts[pos],
                 tables,
                 storage,
+                energy_law,
+                None
+                if energy_law is None
+                else energy_stream(root_seed, scenario_key, int(trial_ids[pos])),
+                failed[pos : pos + 1],
             )
         else:
             records = [(deficit[k, pos], battery[k, pos], injected[k, pos]) for k in range(n_modes)]
@@ -1244,5 +1283,6 @@ def simulate(
         spilled_J=spilled,
         stored_J=stored,
         backlog=backlog,
+        failed_tasks=failed if energy_law is not None else None,
         **per_trial,
     )

@@ -25,9 +25,11 @@ import numpy as np
 import xarray as xr
 from scipy import special, stats
 
+from energy_routing.engine.energy import EnergyLaw
 from energy_routing.grids import model_table
 
 __all__ = [
+    "energy_law",
     "energy_moments",
     "grid_energy_moments",
     "sample_energy",
@@ -187,6 +189,21 @@ def grid_energy_moments(grid, cfg: dict):
         coords={"task": grid["task"].to_numpy(), "model": grid["model"].to_numpy()},
     )
     return ds
+
+
+def energy_law(grid, cfg: dict) -> EnergyLaw:
+    """The engine's :class:`~energy_routing.engine.energy.EnergyLaw` of a task grid: p and
+    k* per (task, model), S, omega and the models' energy coefficients (docs/model.md §12.5).
+    """
+    mt = model_table(cfg)
+    return EnergyLaw(
+        skill_prob=grid["skill_prob"].to_numpy(),
+        budget_attempts=grid["attempts"].to_numpy().astype(np.int64),
+        skills=cfg["ds3"]["skills"],
+        tokens_per_attempt=cfg["ds3"]["tokens_per_attempt"],
+        a_J=mt["a_J_per_token"].to_numpy(),
+        b_J=mt["b_J_per_token2"].to_numpy(),
+    )
 
 
 def stochastic_drift_volatility(workload, route_probs, mean_J, var_J2) -> tuple[float, float]:

@@ -26,6 +26,7 @@ import numpy as np
 import xarray as xr
 
 from energy_routing import theory
+from energy_routing.engine.energy import EnergyLaw
 from energy_routing.engine.policies import Myopic, Policy, Router
 from energy_routing.engine.storage import Storage
 from energy_routing.mcio import time_attrs
@@ -85,6 +86,7 @@ def compare_policies(
     consumption: str = "lumped",
     energy_mean_J: np.ndarray | None = None,
     energy_var_J2: np.ndarray | None = None,
+    energy_law: EnergyLaw | None = None,
 ) -> xr.Dataset:
     """Run ``policies`` and the myopic reference on common random numbers (docs/model.md §12.6).
 
@@ -105,6 +107,10 @@ def compare_policies(
         Per-task energy moments with stochastic reasoning length
         (:func:`energy_routing.reasoning.grid_energy_moments`); when given, each case also
         reports mu and sigma of Lemma 2 with these moments and the closed-form E[D_T].
+    energy_law : EnergyLaw, optional
+        Charge every task a random energy of the stochastic reasoning length
+        (docs/model.md §12.5; lumped only) in every case, the reference included; the
+        draws come from each trial's energy stream, common to all cases.
 
     Returns
     -------
@@ -142,6 +148,7 @@ def compare_policies(
         chunk_slots=chunk_slots,
         n_threads=n_threads,
         consumption=(consumption,),
+        energy_law=energy_law,
     )
     results = {}
     for n, group in by_name.items():
@@ -240,6 +247,7 @@ def compare_policies(
             "storage_self_discharge_per_slot": storage.self_discharge_per_slot,
             "dt_s": workload.dt_s,
             "reference": "myopic, routing error 0, same store and trials",
+            "task_energy": "oracle" if energy_law is None else "stochastic reasoning length",
         },
     )
     return ds

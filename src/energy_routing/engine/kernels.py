@@ -95,6 +95,8 @@ class SlotState:
     q_arrival, q_type, q_model, q_key : ndarray of int64
         The queue, FIFO: arrival slot (global, 1-based), type, model and ordering key of
         each waiting task; the first ``queue_len`` entries are live.
+    q_energy : ndarray of float64
+        Energy each waiting task will be charged (lumped) [J].
     carry : ndarray of float64, shape (S_max - 1,)
         Energy owed to the next chunk's first slots by tasks in service [J].
     """
@@ -105,6 +107,7 @@ class SlotState:
     q_model: np.ndarray
     q_key: np.ndarray
     carry: np.ndarray
+    q_energy: np.ndarray
 
     @classmethod
     def empty(cls, n_carry: int, values: np.ndarray | None = None) -> SlotState:
@@ -113,7 +116,7 @@ class SlotState:
             values = np.zeros(len(STATE_FIELDS))
         values[:] = 0.0
         z = np.zeros(16, dtype=np.int64)
-        return cls(values, z.copy(), z.copy(), z.copy(), z.copy(), np.zeros(n_carry))
+        return cls(values, z.copy(), z.copy(), z.copy(), z.copy(), np.zeros(n_carry), np.zeros(16))
 
     def reserve_queue(self, extra: int) -> None:
         """Grow the queue arrays to hold ``extra`` more tasks, keeping the live ones."""
@@ -121,9 +124,9 @@ class SlotState:
         if self.q_arrival.size >= need:
             return
         size = max(need, 2 * self.q_arrival.size)
-        for name in ("q_arrival", "q_type", "q_model", "q_key"):
+        for name in ("q_arrival", "q_type", "q_model", "q_key", "q_energy"):
             old = getattr(self, name)
-            new = np.zeros(size, dtype=np.int64)
+            new = np.zeros(size, dtype=old.dtype)
             new[: old.size] = old
             setattr(self, name, new)
 
@@ -164,10 +167,12 @@ def slot_chunk(
     a_type,
     a_model,
     a_key,
+    a_e,
     q_arr,
     q_type,
     q_model,
     q_key,
+    q_e,
     distributed,
     energy,
     profile,
@@ -212,7 +217,10 @@ def slot_chunk(
     a_slot, a_type, a_model, a_key : ndarray of int64
         The chunk's tasks sorted by arrival slot (stable): slot within the chunk, type,
         model chosen at arrival, ordering key (index in the draw order).
-    q_arr, q_type, q_model, q_key : ndarray of int64
+    a_e : ndarray of float64
+        Energy charged for each of those tasks under lumped consumption [J]: e_im, or a
+        draw of the stochastic reasoning length (decisions always use e_im).
+    q_arr, q_type, q_model, q_key, q_e : ndarray
         The queue (:class:`SlotState`), with room for all the chunk's tasks.
     distributed : bool
         Distributed (profile) instead of lumped consumption.
@@ -272,6 +280,7 @@ def slot_chunk(
             q_type[q_len] = a_type[ptr]
             q_model[q_len] = a_model[ptr]
             q_key[q_len] = a_key[ptr]
+            q_e[q_len] = a_e[ptr]
             q_len += 1
             ptr += 1
         budget = s - reserve
@@ -313,12 +322,13 @@ def slot_chunk(
                     act_start[pos] = t
                     n_act += 1
                 else:
-                    c_lump += e
+                    c_lump += q_e[qi]
             else:
                 q_arr[kept] = q_arr[qi]
                 q_type[kept] = i
                 q_model[kept] = m
                 q_key[kept] = q_key[qi]
+                q_e[kept] = q_e[qi]
                 kept += 1
         q_len = kept
         if distributed:

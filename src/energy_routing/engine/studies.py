@@ -44,6 +44,7 @@ DEFAULTS: dict = {
         "t_max": 100000,
         "consumption": "lumped",
         "routing_error": 0.0,
+        "stochastic_length": True,
         "storage": {
             "capacity_J": None,
             "eta_charge": 1.0,
@@ -121,6 +122,11 @@ def section(cfg: Mapping, name: str) -> dict:
             f"config key '{name}.consumption': expected 'lumped' or 'distributed', "
             f"got {out['consumption']!r}"
         )
+    if name == "policies" and out["stochastic_length"] and out["consumption"] != "lumped":
+        raise ValueError(
+            "config key 'policies.stochastic_length': random task energies are charged "
+            "lumped only; set policies.consumption to lumped or stochastic_length to false"
+        )
     for key in ("trials", "t_max"):
         if int(out[key]) < (2 if key == "trials" else 10):
             raise ValueError(f"config key '{name}.{key}': too small ({out[key]!r})")
@@ -162,7 +168,8 @@ def policy_study(grid: xr.Dataset, cfg: Mapping, scenario: str | None = None) ->
     Reads ``policies`` (see :data:`DEFAULTS`) and ``montecarlo`` (seed, t_min,
     checkpoints, chunk_slots, threads). The variance-aware policy uses the energy variances
     of the stochastic reasoning length (docs/model.md §12.5), which also give each case's
-    Lemma 2 sigma and closed form.
+    Lemma 2 sigma and closed form. With ``policies.stochastic_length`` (default true)
+    every task, in every case, is charged a random energy of that law (lumped only).
 
     With ``scenario`` (a key of ``scenarios``) the study runs at that scenario's
     provisioning with its random streams, so its trials share their arrivals and harvests
@@ -212,6 +219,7 @@ def policy_study(grid: xr.Dataset, cfg: Mapping, scenario: str | None = None) ->
         consumption=sec["consumption"],
         energy_mean_J=mom["energy_mean_J"].to_numpy(),
         energy_var_J2=var,
+        energy_law=reasoning.energy_law(grid, cfg) if sec["stochastic_length"] else None,
     )
     ds.attrs.update(provisioning=provisioning, scenario=label)
     return ds
