@@ -338,3 +338,21 @@ def test_policy_study_of_a_named_scenario_shares_its_random_numbers(default_grid
     assert np.array_equal(ds.aux_J.sel(policy="myopic").values[0], mc.aux_injected_J[0, :, -1])
     with pytest.raises(ValueError, match="scenario 'nope'"):
         studies.policy_study(grid, cfg, scenario="nope")
+
+
+def test_policy_study_with_random_energies_is_at_its_critical_point(default_grid):
+    """With stochastic reasoning length the harvest is re-centred on the myopic mean
+    energy of that law: the reported drift of the reference is 0 (rho = 1)."""
+    from energy_routing.engine import compare, studies
+
+    grid, cfg = default_grid
+    cfg = _small(cfg)
+    del cfg["policies"]["storage"]
+    ds = studies.policy_study(grid, cfg)
+    assert ds.attrs["task_energy"] == "stochastic reasoning length"
+    recs = {(r["policy"], r["parameter"]): r for r in compare.policy_records(ds)}
+    assert recs["myopic", 0.0]["mu_J_per_slot"] == pytest.approx(0.0, abs=1e-9)
+    assert recs["myopic", 0.05]["mu_J_per_slot"] < 0
+    cfg["policies"]["consumption"] = "distributed"
+    with pytest.raises(ValueError, match=r"policies\.stochastic_length"):
+        studies.policy_study(grid, cfg)

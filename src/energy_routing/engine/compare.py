@@ -263,11 +263,16 @@ def policy_records(ds: xr.Dataset) -> list[dict]:
     Keys: ``policy``, ``parameter``, ``mean_D_T_J`` and ``sem_D_T_J`` (auxiliary energy
     U_T over trials), ``diff_vs_myopic_J`` and ``diff_vs_myopic_sem_J`` (paired),
     ``missed_deadline_fraction`` (over all started tasks, trials weighted equally),
-    ``mean_wait_s``, ``mean_backlog_tasks``, ``mean_spilled_J``, ``mu_J_per_slot``,
-    ``sigma_J``, and, when computed, ``sigma_stochastic_J`` and ``closed_form_D_T_J``.
+    ``mean_wait_s``, ``mean_backlog_tasks``, ``mean_spilled_J``, ``mu_J_per_slot`` and
+    ``sigma_J`` (Lemma 2 for the energies the engine charged: the stochastic-length
+    moments when it drew them, else the oracle energies), and, when computed,
+    ``sigma_stochastic_J`` and ``closed_form_D_T_J``.
     """
     out = []
     dt = float(ds.attrs["dt_s"])
+    charged = ds.attrs.get("task_energy", "oracle") != "oracle"
+    mu_var = "mu_stochastic_J_per_slot" if charged else "mu_J_per_slot"
+    sigma_var = "sigma_stochastic_J" if charged else "sigma_J"
     for a, name in enumerate(ds.policy.values):
         for j in range(ds.sizes["parameter"]):
             value = float(ds.parameter_value.values[a, j])
@@ -286,8 +291,8 @@ def policy_records(ds: xr.Dataset) -> list[dict]:
                 "mean_wait_s": float(ds.wait_slots_mean.values[a, j].mean() * dt),
                 "mean_backlog_tasks": float(ds.backlog_mean_tasks.values[a, j].mean()),
                 "mean_spilled_J": float(ds.spilled_J.values[a, j].mean()),
-                "mu_J_per_slot": float(ds.mu_J_per_slot.values[a, j]),
-                "sigma_J": float(ds.sigma_J.values[a, j]),
+                "mu_J_per_slot": float(ds[mu_var].values[a, j]),
+                "sigma_J": float(ds[sigma_var].values[a, j]),
             }
             for key in ("sigma_stochastic_J", "closed_form_D_T_J", "mu_stochastic_J_per_slot"):
                 v = float(ds[key].values[a, j])

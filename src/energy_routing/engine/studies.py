@@ -16,6 +16,7 @@ and ``"routers"``; within a study every case sees the same arrivals and harvests
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from collections.abc import Mapping
 
@@ -29,9 +30,9 @@ from energy_routing.engine.compare import (
     storage_grid,
     workload_with_slack,
 )
-from energy_routing.engine.policies import Router, policy_from_spec
+from energy_routing.engine.policies import Myopic, Router, policy_from_spec
 from energy_routing.engine.storage import storage_from_config
-from energy_routing.montecarlo import log_checkpoints, scenario_key
+from energy_routing.montecarlo import log_checkpoints, route_probabilities, scenario_key
 
 __all__ = ["DEFAULTS", "policy_study", "router_study", "section", "storage_study"]
 
@@ -169,7 +170,9 @@ def policy_study(grid: xr.Dataset, cfg: Mapping, scenario: str | None = None) ->
     checkpoints, chunk_slots, threads). The variance-aware policy uses the energy variances
     of the stochastic reasoning length (docs/model.md §12.5), which also give each case's
     Lemma 2 sigma and closed form. With ``policies.stochastic_length`` (default true)
-    every task, in every case, is charged a random energy of that law (lumped only).
+    every task, in every case, is charged a random energy of that law (lumped only), and
+    the provisioning ratio is taken relative to the myopic consumption under that law
+    (R_bar = rho lambda E[e], stochastic-length means), so rho = 1 is again critical.
 
     With ``scenario`` (a key of ``scenarios``) the study runs at that scenario's
     provisioning with its random streams, so its trials share their arrivals and harvests
@@ -187,6 +190,13 @@ def policy_study(grid: xr.Dataset, cfg: Mapping, scenario: str | None = None) ->
     wl = _workload(grid, cfg, provisioning)
     mom = reasoning.grid_energy_moments(grid, cfg)
     var = mom["energy_var_J2"].to_numpy()
+    law = reasoning.energy_law(grid, cfg) if sec["stochastic_length"] else None
+    if law is not None:
+        # rho is relative to the myopic consumption under the law in use: R_bar =
+        # rho lambda E[e] with the stochastic-length means (rho = 1: critical point)
+        probs = route_probabilities(wl, Myopic(routing_error=0.0))
+        mean_e = float(wl.mix @ (probs * mom["energy_mean_J"].to_numpy()).sum(axis=1))
+        wl = dataclasses.replace(wl, harvest_mean_J=provisioning * wl.arrival_rate * mean_e)
     cases = []
     for name, (param, option_keys) in _POLICY_KEYS.items():
         spec = sec[name]
@@ -219,9 +229,11 @@ def policy_study(grid: xr.Dataset, cfg: Mapping, scenario: str | None = None) ->
         consumption=sec["consumption"],
         energy_mean_J=mom["energy_mean_J"].to_numpy(),
         energy_var_J2=var,
-        energy_law=reasoning.energy_law(grid, cfg) if sec["stochastic_length"] else None,
+        energy_law=law,
     )
-    ds.attrs.update(provisioning=provisioning, scenario=label)
+    ds.attrs.update(
+        provisioning=provisioning, scenario=label, harvest_mean_J_per_slot=wl.harvest_mean_J
+    )
     return ds
 
 
