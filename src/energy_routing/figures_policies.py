@@ -105,7 +105,8 @@ def fig_variance_aware(ds: xr.Dataset):
 
     Left: sigma of Lemma 2 with the stochastic-reasoning-length moments [J/sqrt(slot)].
     Right: E[D_T] at the myopic critical point, closed form (line) and simulated mean U_T
-    with ±1.96 s.e. (points, oracle energies) [J]. kappa = 0 is myopic.
+    with ±1.96 s.e. (points; random energies when the study drew them) [J]. kappa = 0 is
+    myopic.
     """
     a, values, idx = _cases(ds, "variance_aware")
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
