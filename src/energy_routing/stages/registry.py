@@ -263,15 +263,33 @@ def _module_file(name: str) -> Path | None:
     return None
 
 
-def _imports(name: str) -> set[str]:
-    """Package modules that module ``name`` imports directly, at any depth of its code."""
+def _import_nodes(tree: ast.Module, nested: bool):
+    """Import statements of a module: all of them, or those run at import time only
+    (module level, including ``if``/``try`` blocks, not inside functions or classes)."""
+    if nested:
+        yield from (n for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom))
+        return
+    todo = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            yield node
+        elif isinstance(node, ast.If | ast.Try | ast.With):
+            todo.extend(ast.iter_child_nodes(node))
+        elif isinstance(node, ast.ExceptHandler):
+            todo.extend(node.body)
+
+
+def _imports(name: str, nested: bool = True) -> set[str]:
+    """Package modules that module ``name`` imports directly; with ``nested``, also the
+    imports inside its functions (they run when the function does)."""
     path = _module_file(name)
     is_pkg = path is not None and path.name == "__init__.py"
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in _import_nodes(ast.parse(path.read_text()), nested):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
+        else:
             base = node.module or ""
             if node.level:
                 anchor = name if is_pkg else name.rpartition(".")[0]
@@ -289,15 +307,16 @@ def _with_parents(name: str) -> set[str]:
     return {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
 
 
-def module_closure(module: str) -> list[str]:
-    """Every package module that importing ``module`` loads, sorted (found statically)."""
+def module_closure(module: str, nested: bool = True) -> list[str]:
+    """Every package module that ``module`` can run, sorted (found statically): what
+    importing it loads, and with ``nested`` also what its functions import when called."""
     seen: set[str] = set()
     todo = [module]
     while todo:
         for m in _with_parents(todo.pop()):
             if m not in seen and _module_file(m) is not None:
                 seen.add(m)
-                todo.extend(_imports(m))
+                todo.extend(_imports(m, nested))
     return sorted(seen)
 
 
