@@ -1,4 +1,4 @@
-"""Command line: ``energy-routing {validate,plan,archive,verify,replay}``.
+"""Command line: ``energy-routing {validate,plan,archive,verify,replay,size}``.
 
 ``validate`` checks a config (and that every task has a feasible model) without running
 anything; ``plan`` sizes a run before it is submitted; ``archive`` packs results with their
@@ -81,7 +81,21 @@ def _replay(args) -> int:
     return 0 if report.identical else (2 if report.error else 1)
 
 
+def _size(argv: list[str]) -> int:
+    """``energy-routing size``: its own options, handed to :func:`energy_routing.sizing.main`."""
+    from energy_routing import sizing
+
+    try:
+        return sizing.main(argv)
+    except (ValueError, OSError, KeyError) as err:
+        print(f"energy-routing size: error: {err}", file=sys.stderr)
+        return 2
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["size"]:
+        return _size(argv[1:])
     parser = argparse.ArgumentParser(prog="energy-routing", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("validate", help="check a config without running anything")
@@ -141,6 +155,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--json", metavar="FILE", help="also write the report as JSON")
     p.set_defaults(func=_replay)
+    sub.add_parser(
+        "size",
+        help="cheapest (provisioning, capacity) design of a storage grid for an "
+        "auxiliary-energy target (energy-routing size --help)",
+        add_help=False,
+    )
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -166,6 +166,26 @@ def _unique(items: list, what: str) -> None:
         seen.add(item["name"])
 
 
+def _check_studies(cfg: dict) -> None:
+    """The policy, dispatcher and storage studies (docs/model.md §12): horizons past the
+    first checkpoint, random energies charged lumped only, unique router names."""
+    t_min = cfg["montecarlo"]["t_min"]
+    for name in ("policies", "storage_grid"):
+        sec = cfg[name]
+        if sec["activate"] and sec["t_max"] <= t_min:
+            raise ConfigError(
+                f"config key '{name}.t_max' ({sec['t_max']}) must exceed the first "
+                f"checkpoint montecarlo.t_min ({t_min})"
+            )
+    pol = cfg["policies"]
+    if pol["stochastic_length"] and pol["consumption"] != "lumped":
+        raise ConfigError(
+            "config key 'policies.stochastic_length': random task energies are charged "
+            "lumped only; set policies.consumption to lumped or stochastic_length to false"
+        )
+    _unique(pol["routers"], "policies.routers")
+
+
 def _check_semantics(cfg: dict) -> None:
     """Rules across keys that the schema cannot state."""
     _unique(cfg["models"], "models")
@@ -187,6 +207,7 @@ def _check_semantics(cfg: dict) -> None:
             f"config key 'sweep.t_max' ({cfg['sweep']['t_max']}) must exceed the first "
             f"checkpoint montecarlo.t_min ({mc['t_min']})"
         )
+    _check_studies(cfg)
     fine = cfg["fine_grid"]
     if fine["difficulty_max"] <= fine["difficulty_min"]:
         raise ConfigError(

@@ -62,7 +62,16 @@ def fig_deferral(ds: xr.Dataset):
     axes[0].set_ylabel("U_T(deferral) - U_T(myopic) [J]")
     axes[0].set_title(f"auxiliary energy to T = {ds.attrs['horizon_slots']:,} slots")
     axes[1].plot(values, wait.mean(axis=1), marker="o", label="mean wait per task [s]")
-    axes[1].plot(values, backlog.mean(axis=1), marker="s", label="mean queue [tasks]")
+    # Little's law: at one task per slot the two curves coincide; the queue is dashed.
+    axes[1].plot(
+        values,
+        backlog.mean(axis=1),
+        marker="s",
+        ls="--",
+        mfc="none",
+        ms=9,
+        label="mean queue [tasks]",
+    )
     axes[1].set_xlabel("maximum wait used [s]")
     axes[1].set_ylabel("wait [s] / queue [tasks]")
     axes[1].legend()
@@ -93,12 +102,17 @@ def fig_dpp_frontier(ds: xr.Dataset):
         marker="o",
         capsize=3,
     )
-    for k, (xi, yi, v) in enumerate(zip(x, y, values, strict=True)):
-        ax.annotate(f"V={v:g}", (xi, yi), textcoords="offset points", xytext=(6, 4 + 8 * (k % 2)))
+    # One label per distinct point: values of V that dispatch alike share it.
+    labels: dict[tuple[float, float], list[str]] = {}
+    for xi, yi, v in zip(x, y, values, strict=True):
+        labels.setdefault((round(float(xi), 9), round(float(yi), 6)), []).append(f"{v:g}")
+    for (xi, yi), vs in labels.items():
+        ax.annotate(f"V={', '.join(vs)}", (xi, yi), textcoords="offset points", xytext=(8, 4))
+    ax.margins(x=0.15, y=0.12)
     ax.axhline(0.0, color="0.4", lw=0.8, ls="--")
     ax.set_xlabel("mean queue [tasks]")
     ax.set_ylabel("U_T(drift-plus-penalty) - U_T(myopic) [J]")
-    ax.set_title(f"backlog against auxiliary energy (myopic: mean U_T = {ref:.3g} J)")
+    ax.set_title(f"V in tasks/J; myopic: mean U_T = {ref:.3g} J", fontsize="medium")
     fig.tight_layout()
     return fig
 
@@ -184,7 +198,7 @@ def fig_storage_planner(ds: xr.Dataset):
     ax.set_xlabel("wasted harvest per slot [J]")
     ax.set_ylabel("auxiliary energy per slot [J]")
     ax.legend(title="capacity", fontsize="small")
-    ax.set_title("designs (red rings: Pareto front)")
+    ax.set_title("designs (red rings: Pareto-optimal in aux, waste, capacity)", fontsize="medium")
     fig.tight_layout()
     return fig
 

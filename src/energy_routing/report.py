@@ -47,6 +47,21 @@ HEADERS = {
     "slope_high": "95% interval, high [-]",
     "agrees": "prediction inside interval",
     "chosen model": "chosen model",
+    # Dispatch policies and storage (docs/model.md §12; report_policies.py).
+    "policy": "policy",
+    "setting": "setting",
+    "mean_D_T_J": "mean auxiliary energy U_T [J]",
+    "sem_D_T_J": "standard error [J]",
+    "diff_vs_myopic_J": "paired difference vs myopic [J]",
+    "diff_vs_myopic_sem_J": "paired standard error [J]",
+    "missed_deadline_fraction": "missed deadlines [-]",
+    "mean_wait_s": "mean wait [s]",
+    "router": "router",
+    "dispatch_energy_J": "energy per decision [J]",
+    "dispatch_latency_s": "latency per decision [s]",
+    "diff_vs_reference_J": "paired difference vs reference [J]",
+    "diff_vs_reference_sem_J": "paired standard error [J]",
+    "closed_form_D_T_J": "closed form [J]",
 }
 
 
@@ -296,6 +311,9 @@ def build_markdown(
             _reading_sweep(s["sweep"]["rows"]),
             "",
         ]
+    from energy_routing import report_policies
+
+    out += report_policies.sections(s)
     out += ["## Figures", ""]
     readings = {
         "fig3_costs": _reading_costs(s),
@@ -308,6 +326,7 @@ def build_markdown(
             readings[f"fig_distribution_{name}"] = _reading_distribution(val["rows"])
     if "sweep" in s:
         readings["fig_sweep"] = _reading_sweep(s["sweep"]["rows"])
+    readings.update(report_policies.readings(s))
     for title, name, path in figures:
         rel = Path(path).resolve().relative_to(root.resolve())
         out += [f"### {title}", "", f"![{title}]({rel.as_posix()})", ""]

@@ -121,6 +121,8 @@ def figure_inputs(fig):
 
 def figure_outputs(fig):
     """Every file a figure writes, for ``rule all`` (none for the sweep without one)."""
+    if fig.activate and not CONFIG[fig.activate]["activate"]:
+        return []
     if fig.scope == "scenario":
         return [f for n in NAMED for f in figure_files(fig.filename_stem(n))]
     if fig.scope == "sweep" and not SWEEP:
@@ -137,6 +139,13 @@ def summary_parts():
     parts = {"grid": out("characterize")["part"]}
     part = out("regimes")["part"]
     parts.update({f"regimes_{n}": part.format(scenario=n) for n in NAMED})
+    # Lists: every named scenario's policy records land in the top-level list "policies".
+    if CONFIG["policies"]["activate"]:
+        part = out("policies")["part"]
+        parts.update({f"policies_{n}": part.format(scenario=n) for n in NAMED})
+        parts["routers"] = out("routers")["part"]
+    if CONFIG["storage_grid"]["activate"]:
+        parts["storage"] = out("storage")["part"]
     if SWEEP:
         parts["sweep"] = out("sweep")["part"]
     return parts
@@ -151,6 +160,11 @@ def archived_outputs():
     ]
     if SWEEP:
         data += [out("sweep")["table"], out("sweep")["points"]]
+    if CONFIG["policies"]["activate"]:
+        data += [out("policies")["dataset"].format(scenario=n) for n in NAMED]
+        data.append(out("routers")["dataset"])
+    if CONFIG["storage_grid"]["activate"]:
+        data.append(out("storage")["dataset"])
     return final_outputs() + [f for f in data if f not in final_outputs()]
 
 
@@ -181,5 +195,10 @@ localrules:
     fig_growth,
     fig_distribution,
     fig_sweep,
+    fig_deferral,
+    fig_dpp_frontier,
+    fig_variance_aware,
+    fig_routers,
+    fig_storage_planner,
     summary,
     report,

@@ -55,3 +55,38 @@ def figure_distribution(modes, *, mc_nc):
 def figure_sweep(modes, *, mc_ncs, sweep_csv):
     """The regime sweep figure."""
     return figures.fig_sweep(_datasets(mc_ncs), pd.read_csv(sweep_csv), modes)
+
+
+def figure_deferral(modes, *, policies_nc):
+    """Slack-aware deferral against myopic: the saving and the wait (docs/model.md §12.4)."""
+    from energy_routing import figures_policies
+
+    return figures_policies.fig_deferral(load_dataset(policies_nc))
+
+
+def figure_dpp_frontier(modes, *, policies_nc):
+    """Drift-plus-penalty: queue against the paired change of U_T (docs/model.md §12.6)."""
+    from energy_routing import figures_policies
+
+    return figures_policies.fig_dpp_frontier(load_dataset(policies_nc))
+
+
+def figure_variance_aware(modes, *, policies_nc):
+    """Variance-aware routing: sigma and E[D_T] against the risk weight (§12.5)."""
+    from energy_routing import figures_policies
+
+    return figures_policies.fig_variance_aware(load_dataset(policies_nc))
+
+
+def figure_routers(modes, *, routers_nc):
+    """Dispatcher overhead and its break-even decision energy (docs/model.md §12.8)."""
+    from energy_routing import figures_policies
+
+    return figures_policies.fig_routers(load_dataset(routers_nc))
+
+
+def figure_storage_planner(modes, *, storage_nc):
+    """The planner's chart over provisioning x capacity (docs/model.md §12.7)."""
+    from energy_routing import figures_policies
+
+    return figures_policies.fig_storage_planner(load_dataset(storage_nc))

@@ -98,6 +98,9 @@ class Figure:
         Inputs used only when the sweep runs (e.g. Monte Carlo points on a closed form).
     readme : bool
         Whether the README shows it (for the default scenario ``fig4``).
+    activate : str
+        A config section whose ``activate`` key switches the figure on (``"policies"``,
+        ``"storage_grid"``); empty for always.
     """
 
     stem: str
@@ -109,6 +112,7 @@ class Figure:
     inputs: Mapping[str, str] = field(default_factory=dict)
     sweep_inputs: Mapping[str, str] = field(default_factory=dict)
     readme: bool = True
+    activate: str = ""
 
     def filename_stem(self, scenario: str | None = None) -> str:
         """``fig4_growth_<scenario>`` for per-scenario figures, else the stem."""
@@ -119,6 +123,16 @@ MC = "results/mc/{scenario}.nc"
 SWEEP_MC = "results/mc/{sweep}.nc"
 GRID = "results/grids/tasks.nc"
 FINE = "results/grids/difficulty.nc"
+POLICIES = "results/policies/{scenario}.nc"
+ROUTERS = "results/routers/routers.nc"
+STORAGE = "results/storage/grid.nc"
+#: Monte Carlo settings the policy, dispatcher and storage studies read.
+STUDY_MC_KEYS = (
+    "montecarlo.seed",
+    "montecarlo.t_min",
+    "montecarlo.checkpoints",
+    "montecarlo.chunk_slots",
+)
 
 STAGES: dict[str, Stage] = {
     "characterize": Stage(
@@ -170,6 +184,23 @@ STAGES: dict[str, Stage] = {
         {"html": "results/report.html", "md": "results/report.md"},
     ),
     "archive": Stage("energy_routing.stages.archive"),
+    # Dispatch policies, dispatchers and storage (docs/model.md §12), when their section's
+    # activate is true. Threads do not change the numbers, so they are not in the params.
+    "policies": Stage(
+        "energy_routing.stages.policies",
+        (*GRID_KEYS, "policies", *STUDY_MC_KEYS),
+        {"dataset": POLICIES, "part": "results/parts/policies_{scenario}.json"},
+    ),
+    "routers": Stage(
+        "energy_routing.stages.policies",
+        (*GRID_KEYS, "policies", *STUDY_MC_KEYS),
+        {"dataset": ROUTERS, "part": "results/parts/routers.json"},
+    ),
+    "storage": Stage(
+        "energy_routing.stages.policies",
+        (*GRID_KEYS, "storage_grid", *STUDY_MC_KEYS),
+        {"dataset": STORAGE, "part": "results/parts/storage.json"},
+    ),
 }
 
 FIGURES: tuple[Figure, ...] = (
@@ -215,6 +246,59 @@ FIGURES: tuple[Figure, ...] = (
         "4. Provisioning sweep",
         scope="sweep",
         inputs={"mc_ncs": SWEEP_MC, "sweep_csv": "results/regimes/sweep.csv"},
+    ),
+    Figure(
+        "fig_deferral",
+        "fig_deferral",
+        "figure_deferral",
+        "Slack-aware deferral: auxiliary energy saved and the wait it costs",
+        "6. Dispatch policies",
+        scope="scenario",
+        inputs={"policies_nc": POLICIES},
+        readme=False,
+        activate="policies",
+    ),
+    Figure(
+        "fig_dpp_frontier",
+        "fig_dpp_frontier",
+        "figure_dpp_frontier",
+        "Drift-plus-penalty: queue against auxiliary energy",
+        "6. Dispatch policies",
+        scope="scenario",
+        inputs={"policies_nc": POLICIES},
+        readme=False,
+        activate="policies",
+    ),
+    Figure(
+        "fig_variance_aware",
+        "fig_variance_aware",
+        "figure_variance_aware",
+        "Variance-aware routing against the risk weight",
+        "6. Dispatch policies",
+        scope="scenario",
+        inputs={"policies_nc": POLICIES},
+        readme=False,
+        activate="policies",
+    ),
+    Figure(
+        "fig_routers",
+        "fig_routers",
+        "figure_routers",
+        "Dispatcher overhead: when an accurate router stops paying",
+        "6. Dispatch policies",
+        inputs={"routers_nc": ROUTERS},
+        readme=False,
+        activate="policies",
+    ),
+    Figure(
+        "fig_storage_planner",
+        "fig_storage_planner",
+        "figure_storage_planner",
+        "Storage: the planner's chart",
+        "7. Storage",
+        inputs={"storage_nc": STORAGE},
+        readme=False,
+        activate="storage_grid",
     ),
 )
 

@@ -1,0 +1,69 @@
+# Dispatch policies, dispatchers and the storage grid (docs/model.md §12). Each runs only
+# when its config section is active (policies.activate, storage_grid.activate): the final
+# targets, the summary and the report ask for them then.
+
+
+def policies_config(wildcards):
+    """The policy study's keys and its scenario's provisioning (its random streams are
+    the scenario's; the rest of the scenarios does not rerun it)."""
+    sc = SCENARIOS[wildcards.scenario]
+    return stage_config(
+        "policies", scenarios={wildcards.scenario: {"provisioning": sc["provisioning"]}}
+    )
+
+
+rule policies:
+    input:
+        code=code("policies"),
+        grid=out("characterize")["grid"],
+    output:
+        **out("policies"),
+    log:
+        "results/logs/policies/{scenario}.log",
+    benchmark:
+        "results/benchmarks/policies/{scenario}.tsv"
+    conda:
+        "../envs/energy-routing.yaml"
+    threads: MC["threads"]
+    params:
+        cfg=policies_config,
+    script:
+        "../scripts/policies.py"
+
+
+rule routers:
+    input:
+        code=code("routers"),
+        grid=out("characterize")["grid"],
+    output:
+        **out("routers"),
+    log:
+        "results/logs/policies/routers.log",
+    benchmark:
+        "results/benchmarks/policies/routers.tsv"
+    conda:
+        "../envs/energy-routing.yaml"
+    threads: MC["threads"]
+    params:
+        cfg=stage_config("routers"),
+    script:
+        "../scripts/routers.py"
+
+
+rule storage:
+    input:
+        code=code("storage"),
+        grid=out("characterize")["grid"],
+    output:
+        **out("storage"),
+    log:
+        "results/logs/storage/grid.log",
+    benchmark:
+        "results/benchmarks/storage/grid.tsv"
+    conda:
+        "../envs/energy-routing.yaml"
+    threads: MC["threads"]
+    params:
+        cfg=stage_config("storage"),
+    script:
+        "../scripts/storage.py"
