@@ -32,7 +32,7 @@ def simulate_scenario(
     provisioning: float,
     routing_errors,
     t_max: int,
-    trial_ranges=((0, 4), (4, 8)),
+    trial_ranges=((0, 6), (6, 12)),
 ) -> tuple[list[Path], Path]:
     """A scenario's shards (each routing error x trial range) and their merge, as the
     workflow writes them: ``(shards, merged)``."""

@@ -117,7 +117,7 @@ def test_missing_and_broken_files(tmp_path):
 # The Monte Carlo and analysis sections.
 BAD_MC = [
     ("montecarlo.t_max", 5, "montecarlo.t_max", "must exceed the first checkpoint"),
-    ("montecarlo.trials", 1, "montecarlo.trials", ">= 2"),
+    ("montecarlo.trials", 9, "montecarlo.trials", ">= 10"),
     ("montecarlo.seed", -1, "montecarlo.seed", ">= 0"),
     ("montecarlo.chunk_slots", 10, "montecarlo.chunk_slots", ">= 64"),
     ("montecarlo.checkpoints", 1.5, "montecarlo.checkpoints", "integer"),
@@ -131,6 +131,33 @@ BAD_MC = [
     ("sweep.t_max", 3, "sweep.t_max", "must exceed the first checkpoint"),
     ("regimes.bic_penalty", -1, "regimes.bic_penalty", ">= 0"),
     ("reserve_quantiles", [1.0], "reserve_quantiles[0]", "< 1"),
+    # Dispatch policies and storage (docs/model.md §12).
+    ("policies.trials", 1, "policies.trials", ">= 2"),
+    ("policies.trails", 3, "policies.trails", "not a known key"),
+    ("policies.t_max", 10, "policies.t_max", "must exceed the first checkpoint"),
+    ("policies.consumption", "spread", "policies.consumption", "one of"),
+    ("policies.consumption", "distributed", "policies.stochastic_length", "lumped only"),
+    ("policies.routing_error", 1.5, "policies.routing_error", "<= 1"),
+    ("policies.storage.eta_charge", 0.0, "policies.storage.eta_charge", "> 0"),
+    ("policies.storage.capacity_J", -1.0, "policies.storage.capacity_J", "> 0"),
+    ("policies.slack_deferral.max_wait_s", [-5.0], "policies.slack_deferral.max_wait_s[0]", ">= 0"),
+    (
+        "policies.drift_plus_penalty.V_tasks_per_J",
+        [],
+        "policies.drift_plus_penalty.V_tasks_per_J",
+        "at least 1",
+    ),
+    ("policies.routers", [{"name": "a"}, {"name": "a"}], "policies.routers[1].name", "unique"),
+    (
+        "policies.routers",
+        [{"energy_J": 1.0}, {"name": "b"}],
+        "policies.routers[0]",
+        "'name' is a required",
+    ),
+    ("storage_grid.capacity_J", [0.0], "storage_grid.capacity_J[0]", "> 0"),
+    ("storage_grid.provisioning", [], "storage_grid.provisioning", "at least 1"),
+    ("storage_grid.eta_discharge", 1.5, "storage_grid.eta_discharge", "<= 1"),
+    ("storage_grid.self_discharge_per_slot", 1.0, "storage_grid.self_discharge_per_slot", "< 1"),
 ]
 
 
@@ -145,6 +172,8 @@ def test_bad_montecarlo_value_names_key(default_cfg, path, value, key, words):
 def _schema_keys(node: dict, path: str = ""):
     """Every (dotted path, schema, required) below an object schema, arrays and maps too."""
     required = set(node.get("required", []))
+    # Keys of which one is required (anyOf of required lists) need no default.
+    required |= {k for alt in node.get("anyOf", []) for k in alt.get("required", [])}
     for key, sub in node.get("properties", {}).items():
         dotted = f"{path}.{key}" if path else key
         yield dotted, sub, key in required

@@ -146,7 +146,7 @@ BAD = [
     ("hardware.speed", 1, "'hardware.speed' is not a known key"),
     ("colour", "red", "'colour' is not a known key"),
     ("montecarlo.t_max", 5, "'montecarlo.t_max' (5) must exceed the first checkpoint"),
-    ("montecarlo.trials", 0, "'montecarlo.trials' must be >= 2"),
+    ("montecarlo.trials", 0, "'montecarlo.trials' must be >= 10"),
     ("montecarlo.chunk_slots", 8, "'montecarlo.chunk_slots' must be >= 64"),
     ("scenarios", {}, "'scenarios' must have at least 1 entry"),
     ("scenarios.fig4.routing_errors", [1.2], "'scenarios.fig4.routing_errors[0]' must be < 1"),

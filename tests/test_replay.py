@@ -224,8 +224,8 @@ def _one_summary_number(data: bytes, tmp: Path) -> bytes:
         ),
         (
             "results/report.md",
-            lambda data, tmp: data.replace(b"8 trials to T", b"9 trials to T", 1),
-            r"line \d+ \(9 trials to T = .*\): 9 -> 8",
+            lambda data, tmp: data.replace(b"12 trials to T", b"13 trials to T", 1),
+            r"line \d+ \(13 trials to T = .*\): 13 -> 12",
         ),
     ],
     ids=["netcdf-value", "summary-number", "report-number"],

@@ -63,6 +63,7 @@ def run(tmp_path_factory):
         mc_nc=mc,
         grid_nc=paths["grid"],
         out_csv=d / "fig4.csv",
+        curves_csv=d / "fig4_theory.csv",
         part_json=d / "regimes_fig4.json",
     )
     analyze.sweep(
@@ -82,7 +83,7 @@ def test_regimes_table_has_one_row_per_error_and_mode(run):
         (e, m) for e in ERRORS for m in ("lumped", "distributed")
     )
     part = json.loads((run["dir"] / "regimes_fig4.json").read_text())
-    assert part["trials"] == 8 and len(part["rows"]) == 4
+    assert part["trials"] == 12 and len(part["rows"]) == 4
     # The drift of the misrouted scenario is negative, the critical one's zero.
     mu = table.groupby("routing_error").mu.first()
     assert mu[0.0] == pytest.approx(0.0, abs=1e-9) and mu[0.2] < 0
@@ -95,6 +96,7 @@ def test_only_configured_modes_are_analysed(run, tmp_path):
         mc_nc=run["mc"],
         grid_nc=run["grid"],
         out_csv=tmp_path / "t.csv",
+        curves_csv=tmp_path / "c.csv",
         part_json=tmp_path / "p.json",
     )
     assert set(pd.read_csv(tmp_path / "t.csv").consumption) == {"distributed"}
@@ -117,6 +119,7 @@ def _inputs(fig, run) -> dict:
         "mc_points_csv": d / "points.csv",
         "mc_nc": run["mc"],
         "regimes_csv": d / "fig4.csv",
+        "curves_csv": d / "fig4_theory.csv",
         "mc_ncs": run["sweep"],
         "sweep_csv": d / "sweep.csv",
     }

@@ -71,7 +71,7 @@ def test_pipeline_outputs(run):
         (e, m) for e in (0.0, 0.2) for m in ("distributed", "lumped")
     ]
     with xr.open_dataset(res / "mc" / "fig4.nc") as ds:
-        assert ds.sizes["trial"] == 8 and ds.sizes["routing_error"] == 2
+        assert ds.sizes["trial"] == 12 and ds.sizes["routing_error"] == 2
         final = ds.deficit_J.isel(time=-1).mean("trial")
         for r in rows.itertuples():
             sel = final.sel(routing_error=r.routing_error, consumption=r.consumption)
@@ -82,6 +82,29 @@ def test_pipeline_outputs(run):
             assert key in ds.attrs
         assert ds.deficit_J.encoding.get("zlib") or ds.deficit_J.encoding.get("compression")
     assert len(summary["sweep"]["rows"]) == 3 * 2  # three ratios, both modes
+    # Dispatch policies and storage (docs/model.md §12): top-level lists in summary.json.
+    policy_keys = {
+        "scenario",
+        "policy",
+        "parameter",
+        "mean_D_T_J",
+        "sem_D_T_J",
+        "diff_vs_myopic_J",
+        "diff_vs_myopic_sem_J",
+        "missed_deadline_fraction",
+        "mean_wait_s",
+    }
+    assert summary["policies"] and all(policy_keys <= set(r) for r in summary["policies"])
+    assert {r["policy"] for r in summary["policies"]} >= {"myopic", "slack_deferral"}
+    assert len(summary["storage"]) == 3 * 3 and len(summary["routers"]) == 3
+    assert all("aux_sem_J_per_slot" in r for r in summary["storage"])
+    with xr.open_dataset(res / "policies" / "fig4.nc", decode_times=False) as pol:
+        assert {"policy", "parameter"} <= set(pol.dims)
+        assert pol.attrs["Conventions"] == "CF-1.11" and "config_json" in pol.attrs
+    for path in (res / "storage" / "grid.nc", res / "routers" / "routers.nc"):
+        assert path.is_file(), path
+    md = (res / "report.md").read_text()
+    assert "## Dispatch policies" in md and "## Storage: the planner's chart" in md
     with xr.open_dataset(res / "grids" / "tasks.nc") as grid:
         assert set(grid.dims) == {"task", "model", "slot"}
     html = (res / "report.html").read_text()
@@ -106,6 +129,18 @@ def test_consumption_modes_rerun_no_monte_carlo(run, tmp_path):
     assert not {"mc_shard", "mc_merge", "characterize"} & set(jobs)
 
 
+def test_policy_and_storage_settings_rerun_only_their_studies(run, tmp_path):
+    """A policy setting reruns the policy and dispatcher studies, their figures and the
+    summary; a storage setting only the storage grid; neither any Monte Carlo."""
+    cfg = yaml.safe_load((run / ".test" / "config.yaml").read_text())
+    downstream = {"summary", "report", "all"}
+    figs = {f.rule for f in registry.FIGURES if f.activate == "policies"}
+    jobs = planned(run, variant(run, tmp_path, policies={**cfg["policies"], "trials": 5}))
+    assert {"policies", "routers"} <= set(jobs) <= {"policies", "routers"} | figs | downstream
+    jobs = planned(run, variant(run, tmp_path, storage_grid={**cfg["storage_grid"], "trials": 5}))
+    assert set(jobs) == {"storage", "fig_storage_planner"} | downstream
+
+
 def test_shards_verify_and_theorem1_holds(run):
     for path in sorted((run / "results" / "mc" / "shards").rglob("*.nc")):
         ds = mcio.open_checked(path)
@@ -120,15 +155,7 @@ def test_second_run_plans_nothing(run):
 def test_figure_setting_reruns_only_figures(run, tmp_path):
     jobs = planned(run, variant(run, tmp_path, figures__dpi=72))
     assert jobs, "a figure setting must rerun the figures"
-    assert set(jobs) <= {
-        "fig_costs",
-        "fig_deviation",
-        "fig_growth",
-        "fig_distribution",
-        "fig_sweep",
-        "report",
-        "all",
-    }
+    assert set(jobs) <= {f.rule for f in registry.FIGURES} | {"report", "all"}
 
 
 def test_new_routing_error_reruns_only_its_shards(run, tmp_path):
@@ -136,7 +163,7 @@ def test_new_routing_error_reruns_only_its_shards(run, tmp_path):
         run, tmp_path, scenarios__fig4={"provisioning": 1.0, "routing_errors": [0.0, 0.1, 0.2]}
     )
     jobs = planned(run, cfg)
-    assert jobs["mc_shard"] == 2  # the new error's two shards, nothing else
+    assert jobs["mc_shard"] == 3  # the new error's three shards, nothing else
     assert jobs["mc_merge"] == 1
     assert "characterize" not in jobs and "sweep" not in jobs
 
@@ -147,7 +174,7 @@ def test_more_trials_keep_existing_shards(run, tmp_path):
         variant(
             run,
             tmp_path,
-            montecarlo__trials=12,
+            montecarlo__trials=16,
             montecarlo__seed=7,
             montecarlo__trials_per_shard=4,
             montecarlo__t_max=20000,
@@ -155,7 +182,7 @@ def test_more_trials_keep_existing_shards(run, tmp_path):
             montecarlo__chunk_slots=4096,
         ),
     )
-    # One new shard (trials 8-12) per routing error of fig4; the sweep has its own trials.
+    # One new shard (trials 12-16) per routing error of fig4; the sweep has its own trials.
     assert jobs["mc_shard"] == 2
 
 
@@ -215,4 +242,8 @@ def test_single_model_config_end_to_end(single_run):
     assert all(r["mu"] == 0.0 for r in rows)
     assert rows[0]["mean_D_Tmax_J"] == rows[1]["mean_D_Tmax_J"]
     assert not (res / "figures" / "fig_sweep.png").exists()
+    # policies.activate and storage_grid.activate are false: no studies, no figures.
+    assert "policies" not in summary and "storage" not in summary
+    assert not (res / "policies").exists() and not (res / "storage").exists()
+    assert not (res / "figures" / "fig_storage_planner.png").exists()
     assert (res / "figures" / "fig4_growth_single.png").exists()

@@ -50,16 +50,25 @@ def regime_table(
     fit_from_T: float = 0.0,
     quantiles=(0.5, 0.9, 0.99),
     modes=("lumped", "distributed"),
+    workload=None,
+    seed: int = 0,
 ) -> pd.DataFrame:
     """Regime detection per routing error and consumption mode, beside the theory.
 
     One row per routing error and consumption mode in ``modes``: the analytic drift
     ``mu`` [J/slot] and volatility ``sigma`` [J/slot^0.5], the crossover ``t_star``
-    [slots], the BIC fit of :func:`energy_routing.regimes.fit_regime` over the
-    checkpoints ``T >= fit_from_T`` [slots], the mean deficit at T_max with its standard
-    error next to the closed form, the Kolmogorov-Smirnov distance of D_Tmax to the
-    closed form, and for each ``q`` the empirical reserve (the q-quantile of D_Tmax over
-    trials) next to :func:`energy_routing.theory.deficit_quantile` [J].
+    [slots]; the calibrated transition test :func:`energy_routing.regimes.detect_transition`
+    on the checkpoints ``T >= fit_from_T`` [slots] (decision, p-value, breakpoint with its
+    interval over resampled trials, detection frequency, and T* estimated from the
+    realised per-trial drifts with its interval), next to the shape of the BIC segmented
+    fit (:func:`energy_routing.regimes.fit_regime`: ``a``, ``c``, both BICs and its own
+    verdict ``bic_transition``); the mean deficit at T_max with its standard error next to
+    the diffusion closed form and, for lumped consumption when ``workload`` (a
+    :class:`~energy_routing.montecarlo.Workload`) is given, the exact discrete value
+    (:func:`energy_routing.theory.exact_deficit_curve`, with its error bound) and the
+    corrected diffusion (docs/model.md §11); the Kolmogorov-Smirnov distance of D_Tmax to
+    the closed form; and for each ``q`` the empirical reserve (the q-quantile of D_Tmax
+    over trials) next to :func:`energy_routing.theory.deficit_quantile` [J].
     """
     rows = []
     t_max = float(ds.time[-1])
@@ -70,7 +79,19 @@ def regime_table(
             fit = regimes.fit_regime(
                 T[k], y[k], se[k], bic_penalty=bic_penalty, min_points=min_points
             )
-            final = ds.deficit_J.sel(routing_error=eps, consumption=mode).isel(time=-1)
+            sel = ds.sel(routing_error=eps, consumption=mode)
+            test = regimes.detect_transition(
+                T,
+                sel.deficit_J.transpose("trial", "time").to_numpy(),
+                mu_samples=sel.realised_drift_J_per_slot.to_numpy(),
+                sigma=sigma,
+                drift_horizon=t_max,
+                t_min=float(T[k][0]),
+                bic_penalty=bic_penalty,
+                min_points=min_points,
+                rng=seed,
+            )
+            final = sel.deficit_J.isel(time=-1).to_numpy()
             row = {
                 "routing_error": float(eps),
                 "consumption": str(mode),
@@ -79,20 +100,81 @@ def regime_table(
                 "regime": theory.regime(mu),
                 "t_star": float(theory.crossover_time(mu, sigma)),
                 **fit.as_dict(),
+                "bic_transition": fit.transition_detected,
+                "bic_breakpoint_T": fit.breakpoint_T,
+                **_test_columns(test),
                 "fit_from_T": float(T[k][0]),
                 "t_max": t_max,
                 "mean_D_Tmax_J": float(y[-1]),
                 "sem_D_Tmax_J": float(se[-1]),
                 "closed_form_D_Tmax_J": float(theory.expected_deficit(mu, sigma, t_max)),
+                **_exact_columns(workload if mode == "lumped" else None, eps, mu, sigma, t_max),
             }
-            row["ks_distance"] = ks_distance(final.to_numpy(), mu, sigma, t_max)
+            row["ks_distance"] = ks_distance(final, mu, sigma, t_max)
             for q in quantiles:
-                row[f"reserve_q{q:g}_mc_J"] = float(np.quantile(final.to_numpy(), q))
+                row[f"reserve_q{q:g}_mc_J"] = float(np.quantile(final, q))
                 row[f"reserve_q{q:g}_theory_J"] = float(
                     theory.deficit_quantile(q, mu, sigma, t_max)
                 )
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _test_columns(test) -> dict:
+    """The transition test's decision and intervals as table columns."""
+    return {
+        "transition_detected": bool(test.transition_detected),
+        "p_value": float(test.p_value),
+        "breakpoint_T": float(test.breakpoint_T),
+        "breakpoint_low": float(test.breakpoint_interval[0]),
+        "breakpoint_high": float(test.breakpoint_interval[1]),
+        "detection_frequency": float(test.detection_frequency),
+        "t_star_estimate": float(test.t_star_estimate),
+        "t_star_low": float(test.t_star_interval[0]),
+        "t_star_high": float(test.t_star_interval[1]),
+    }
+
+
+def _exact_columns(workload, eps: float, mu: float, sigma: float, t_max: float) -> dict:
+    """Exact discrete E[D_Tmax] with its bound and the corrected diffusion [J]; NaN where
+    no exact law applies (distributed consumption, or no workload given)."""
+    if workload is None:
+        return {"exact_D_Tmax_J": np.nan, "exact_bound_J": np.nan, "corrected_D_Tmax_J": np.nan}
+    exact = theory.exact_deficit_curve(workload, float(eps), int(t_max))
+    offset = theory.ladder_offset(workload, float(eps))
+    return {
+        "exact_D_Tmax_J": float(exact.expected_J),
+        "exact_bound_J": float(exact.error_bound_J),
+        "corrected_D_Tmax_J": float(theory.corrected_expected_deficit(mu, sigma, t_max, offset)),
+    }
+
+
+def theory_curves(ds: xr.Dataset, workload) -> pd.DataFrame:
+    """The curves Fig. 4 draws beside the Monte Carlo, per routing error and checkpoint T:
+    diffusion, exact discrete walk (lumped consumption) with its error bound, and the
+    corrected diffusion [J] (docs/model.md §7, §11)."""
+    frames = []
+    T = ds.time.to_numpy().astype(np.int64)
+    for eps in ds.routing_error.to_numpy():
+        sel = ds.sel(routing_error=eps)
+        mu, sigma = float(sel.mu_J_per_slot), float(sel.sigma_J_per_sqrt_slot)
+        exact = theory.exact_deficit_curve(workload, float(eps), T)
+        offset = theory.ladder_offset(workload, float(eps))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "routing_error": float(eps),
+                    "T": T,
+                    "diffusion_J": theory.expected_deficit(mu, sigma, T.astype(float)),
+                    "exact_J": exact.expected_J,
+                    "exact_bound_J": exact.error_bound_J,
+                    "corrected_J": theory.corrected_expected_deficit(
+                        mu, sigma, T.astype(float), offset
+                    ),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
 
 
 def ks_distance(samples: np.ndarray, mu: float, sigma: float, T: float) -> float:
@@ -223,6 +305,7 @@ def deviation_points(
     r_max=4.0,
     per_scenario=25,
     from_T: float = 0.0,
+    workloads: dict | None = None,
 ) -> pd.DataFrame:
     """Monte Carlo estimates of Fig. 2's deviation g(r) (docs/model.md §7).
 
@@ -230,7 +313,9 @@ def deviation_points(
     r = mu sqrt(T) / sigma, g = (mean D_T - max(0, -mu T)) / (sigma sqrt(2T/pi)) with its
     standard error; points with |r| <= r_max are kept, thinned to about ``per_scenario``
     per scenario and mode. Pass the fit window (:func:`fit_window`) as ``from_T``: before
-    it the distributed walk is not yet diffusive, and no closed form applies.
+    it the distributed walk is not yet diffusive, and no closed form applies. With
+    ``workloads`` (by scenario name), lumped points get ``g_exact``, the same deviation of
+    the exact discrete E[D_T] (docs/model.md §11); NaN otherwise.
     """
     frames = []
     for (name, ds), mode in itertools.product(datasets.items(), modes):
@@ -250,16 +335,31 @@ def deviation_points(
                         "r": r[keep],
                         "g": (y[keep] - np.maximum(0.0, -mu * T[keep])) / scale[keep],
                         "g_sem": se[keep] / scale[keep],
+                        "g_exact": _g_exact(workloads, name, mode, eps, mu, T[keep], scale[keep]),
                     }
                 )
             )
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def agreement_by_mode(points: pd.DataFrame) -> dict[str, float]:
+def _g_exact(workloads, name, mode, eps, mu, T, scale):
+    """Fig. 2's deviation of the exact discrete E[D_T] at the points' horizons [-]."""
+    if not workloads or mode != "lumped" or name not in workloads:
+        return np.full(T.shape, np.nan)
+    exact = theory.exact_deficit_curve(workloads[name], float(eps), T.astype(np.int64))
+    return (exact.expected_J - np.maximum(0.0, -mu * T)) / scale
+
+
+def agreement_by_mode(points: pd.DataFrame, against: str = "diffusion") -> dict[str, float]:
     """Fraction of Fig. 2's Monte Carlo points within 2 standard errors of the closed-form
-    deviation g(r), per consumption mode [-]."""
+    deviation g(r) (``against="diffusion"``) or of the exact discrete walk's
+    (``"exact"``, where ``g_exact`` is known), per consumption mode [-]."""
+    if against == "exact":
+        points = points[np.isfinite(points["g_exact"])]
+        ref = points["g_exact"]
+    else:
+        ref = theory.deviation_g(points["r"])
     if not len(points):
         return {}
-    inside = (points["g"] - theory.deviation_g(points["r"])).abs() <= 2 * points["g_sem"]
+    inside = (points["g"] - ref).abs() <= 2 * points["g_sem"]
     return {str(m): float(v) for m, v in inside.groupby(points["consumption"]).mean().items()}

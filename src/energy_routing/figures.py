@@ -187,6 +187,18 @@ def fig_deviation(mc_points: pd.DataFrame | None = None, modes=("lumped",)):
     r = np.linspace(-4, 4, 401)
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     ax.plot(r, theory.deviation_g(r), color="black", label="closed form (diffusion)")
+    if mc_points is not None and "g_exact" in mc_points and "lumped" in modes:
+        pts = mc_points[np.isfinite(mc_points["g_exact"])]
+        ax.plot(
+            pts["r"],
+            pts["g_exact"],
+            ls="",
+            marker="x",
+            ms=5,
+            color="black",
+            zorder=4,
+            label="exact discrete walk (lumped)",
+        )
     if mc_points is not None and len(mc_points):
         for mode in modes:
             pts = mc_points[mc_points["consumption"] == mode]
@@ -209,13 +221,18 @@ def fig_deviation(mc_points: pd.DataFrame | None = None, modes=("lumped",)):
     return fig
 
 
-def fig_deficit_growth(ds: xr.Dataset, fits: pd.DataFrame, modes=("lumped",)):
+def fig_deficit_growth(
+    ds: xr.Dataset, fits: pd.DataFrame, modes=("lumped",), curves: pd.DataFrame | None = None
+):
     """Fig. 4: mean D_T against T (log-log), one line per routing error, one panel per
     consumption mode.
 
-    Bands: mean ± 1.96 standard errors over trials. Dashed: the closed form E[D_T] with the
-    analytic mu and sigma of each routing error. Dotted verticals: breakpoints detected by
-    the BIC segmented fit; triangles on the axis: the theoretical crossovers T*.
+    Bands: mean ± 1.96 standard errors over trials. Dashed: the diffusion closed form
+    E[D_T] with the analytic mu and sigma of each routing error. Black dots (lumped panel,
+    when ``curves`` from :func:`energy_routing.analysis.theory_curves` are given): the
+    exact discrete E[D_T]. Dotted verticals with a shaded interval: breakpoints where the
+    calibrated transition test detects a sqrt-to-linear transition; triangles on the axis:
+    the theoretical crossovers T*.
     """
     errs = ds.routing_error.to_numpy()
     colors = sns.color_palette("viridis", n_colors=len(errs))
@@ -236,9 +253,15 @@ def fig_deficit_growth(ds: xr.Dataset, fits: pd.DataFrame, modes=("lumped",)):
                 lw=0,
             )
             ax.plot(T, theory.expected_deficit(mu, sigma, T), color=color, ls="--", lw=1)
+            if curves is not None and mode == "lumped":
+                exact = curves[curves.routing_error == eps].iloc[:: max(1, len(T) // 24)]
+                ax.plot(exact["T"], exact["exact_J"], ls="", marker=".", ms=4, color="black")
             row = fits[(fits.routing_error == eps) & (fits.consumption == mode)]
             if len(row) and bool(row.transition_detected.iloc[0]):
-                ax.axvline(float(row.breakpoint_T.iloc[0]), color=color, ls=":", lw=1.5)
+                r = row.iloc[0]
+                ax.axvline(float(r.breakpoint_T), color=color, ls=":", lw=1.5)
+                if "breakpoint_low" in row and np.isfinite(r.breakpoint_low):
+                    ax.axvspan(r.breakpoint_low, r.breakpoint_high, color=color, alpha=0.08, lw=0)
             t_star = float(theory.crossover_time(mu, sigma))
             if T[0] <= t_star <= T[-1]:
                 ax.plot(
@@ -257,7 +280,12 @@ def fig_deficit_growth(ds: xr.Dataset, fits: pd.DataFrame, modes=("lumped",)):
     axes[0].set_ylabel(r"Mean auxiliary energy $E[D_T]$ [J]")
     extra = [
         plt.Line2D([], [], color="0.3", ls="--", label="closed form (diffusion)"),
-        plt.Line2D([], [], color="0.3", ls=":", label="BIC breakpoint"),
+        *(
+            [plt.Line2D([], [], color="black", marker=".", ls="", label="exact discrete walk")]
+            if curves is not None and "lumped" in modes
+            else []
+        ),
+        plt.Line2D([], [], color="0.3", ls=":", label="detected breakpoint (interval shaded)"),
         plt.Line2D([], [], color="0.3", marker="^", ls="", label="crossover $T^*$"),
     ]
     handles, _ = axes[0].get_legend_handles_labels()

@@ -15,6 +15,8 @@ from pathlib import Path
 import markdown
 import pandas as pd
 
+from energy_routing import report_realworld
+
 #: Report column headers (with units) for the keys of the tables and summary rows.
 HEADERS = {
     "model": "model",
@@ -38,7 +40,17 @@ HEADERS = {
     "breakpoint_T": "breakpoint [slots]",
     "mean_D_Tmax_J": "mean D_T at T_max [J]",
     "sem_D_Tmax_J": "standard error [J]",
-    "closed_form_D_Tmax_J": "closed form [J]",
+    "closed_form_D_Tmax_J": "diffusion closed form [J]",
+    "exact_D_Tmax_J": "exact discrete walk [J]",
+    "exact_bound_J": "exact: error bound [J]",
+    "corrected_D_Tmax_J": "corrected diffusion [J]",
+    "p_value": "p-value [-]",
+    "breakpoint_low": "breakpoint 95%, low [slots]",
+    "breakpoint_high": "breakpoint 95%, high [slots]",
+    "detection_frequency": "detected in resamples [-]",
+    "t_star_estimate": "T* from realised drift [slots]",
+    "t_star_low": "T* 95%, low [slots]",
+    "t_star_high": "T* 95%, high [slots]",
     "provisioning": "provisioning ρ [-]",
     "regime": "regime",
     "predicted_exponent": "predicted exponent [-]",
@@ -63,6 +75,8 @@ HEADERS = {
     "diff_vs_reference_sem_J": "paired standard error [J]",
     "closed_form_D_T_J": "closed form [J]",
 }
+# The real-world section's columns (docs/model.md §13).
+HEADERS.update({k: v for k, v in report_realworld.HEADERS.items() if k not in HEADERS})
 
 
 def header(key: str) -> str:
@@ -142,31 +156,42 @@ def _by_mode(rows: list[dict]) -> dict[str, list[dict]]:
     return out
 
 
+def _interval(lo, hi) -> str:
+    """``[lo, hi]`` with three significant digits; inf as ∞."""
+    return (
+        "["
+        + ", ".join("∞" if v is None or not math.isfinite(v) else f"{v:.3g}" for v in (lo, hi))
+        + "]"
+    )
+
+
 def _reading_growth(rows: list[dict]) -> str:
     texts = []
     for mode, group in _by_mode(rows).items():
         parts = []
         for r in group:
+            t_star = "∞" if r["t_star"] is None else f"{r['t_star']:.3g}"
             if r["transition_detected"]:
-                ratio = (
-                    r["breakpoint_T"] / r["t_star"]
-                    if r["t_star"] and math.isfinite(r["t_star"])
-                    else float("nan")
-                )
                 parts.append(
-                    f"ε = {r['routing_error']:g}: sqrt-to-linear transition at "
-                    f"T ≈ {r['breakpoint_T']:.3g} slots ({ratio:.2g} × T*)"
+                    f"ε = {r['routing_error']:g}: transition at T ≈ {r['breakpoint_T']:.3g} "
+                    f"slots {_interval(r['breakpoint_low'], r['breakpoint_high'])} (p = "
+                    f"{r['p_value']:.2g}, detected in {r['detection_frequency']:.0%} of "
+                    f"resamples), T* estimated {r['t_star_estimate']:.3g} "
+                    f"{_interval(r['t_star_low'], r['t_star_high'])} against {t_star}"
                 )
             else:
-                t_star = "∞" if r["t_star"] is None else f"{r['t_star']:.3g}"
                 parts.append(
-                    f"ε = {r['routing_error']:g}: no transition detected (T* = {t_star} slots)"
+                    f"ε = {r['routing_error']:g}: no transition (p = {r['p_value']:.2g}; "
+                    f"T* = {t_star} slots)"
                 )
-        texts.append(f"With {mode} consumption the BIC segmented fit finds: " + "; ".join(parts))
+        texts.append(f"With {mode} consumption the calibrated test finds: " + "; ".join(parts))
     return (
-        ". ".join(texts) + ". Misrouting adds a negative drift to a critical system, so the "
+        ". ".join(texts) + ". The test's level is 5% by simulation under the critical null, "
+        "accounting for the correlation between checkpoints; intervals are 95% over "
+        "resampled trials. Misrouting adds a negative drift to a critical system, so the "
         "mean deficit, which grows like sqrt(T) at ε = 0, turns linear once T passes the "
-        "crossover T* = 2σ²/(πμ²); larger routing errors cross over earlier."
+        "crossover T* = 2σ²/(πμ²); larger routing errors cross over earlier. Black dots: "
+        "the exact E[D_T] of the discrete walk (lumped consumption)."
     )
 
 
@@ -182,9 +207,16 @@ def _reading_deviation(sweep: dict | None) -> str:
         )
         text += (
             f" Of the {sweep['deviation_points']} Monte Carlo points, {shares} lie within "
-            "two standard errors of the closed form; the discrete walk sits slightly below "
-            "the diffusion for surplus drifts."
+            "two standard errors of the diffusion closed form, which is too high by a "
+            "nearly constant ladder offset of the discrete walk."
         )
+        exact = sweep.get("deviation_points_within_2se_exact") or {}
+        if exact:
+            text += (
+                " Against the exact discrete walk (crosses): "
+                + ", ".join(f"{share:.0%} ({mode})" for mode, share in exact.items())
+                + " within two standard errors."
+            )
     return text
 
 
@@ -269,16 +301,44 @@ def build_markdown(
                 "routing_error",
                 "consumption",
                 "mu",
-                "sigma",
                 "t_star",
                 "transition_detected",
+                "p_value",
                 "breakpoint_T",
-                "mean_D_Tmax_J",
-                "sem_D_Tmax_J",
-                "closed_form_D_Tmax_J",
+                "breakpoint_low",
+                "breakpoint_high",
+                "detection_frequency",
+                "t_star_estimate",
+                "t_star_low",
+                "t_star_high",
             ]
             df = pd.DataFrame(val["rows"])
-            out += [_table(df[cols]), ""]
+            out += [
+                "Transition test (calibrated to a 5% false-positive rate; intervals 95% over "
+                "resampled trials; T* estimated from the realised drifts):",
+                "",
+                _table(df[cols]),
+                "",
+                "Mean deficit at T_max: Monte Carlo, diffusion closed form, exact discrete "
+                "walk (with its error bound) and corrected diffusion (lumped consumption):",
+                "",
+                _table(
+                    df[
+                        [
+                            "routing_error",
+                            "consumption",
+                            "sigma",
+                            "mean_D_Tmax_J",
+                            "sem_D_Tmax_J",
+                            "closed_form_D_Tmax_J",
+                            "exact_D_Tmax_J",
+                            "exact_bound_J",
+                            "corrected_D_Tmax_J",
+                        ]
+                    ]
+                ),
+                "",
+            ]
             res = [c for c in df.columns if c.startswith("reserve_")]
             out += [
                 "Reserves at T_max (energy that covers the deficit with probability q; "
@@ -311,6 +371,7 @@ def build_markdown(
             _reading_sweep(s["sweep"]["rows"]),
             "",
         ]
+    out += report_realworld.section(s)
     from energy_routing import report_policies
 
     out += report_policies.sections(s)

@@ -13,5 +13,6 @@ with stages.logged(snakemake.log[0]):
         mc_nc=snakemake.input.mc,
         grid_nc=snakemake.input.grid,
         out_csv=snakemake.output.table,
+        curves_csv=snakemake.output.curves,
         part_json=snakemake.output.part,
     )

@@ -5,26 +5,37 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from energy_routing import analysis
+from energy_routing import analysis, grids
 from energy_routing.atomic import atomic_output, write_json
 from energy_routing.stages import load_dataset
 
 
-def regimes(cfg: dict, *, mc_nc, grid_nc, out_csv, part_json) -> None:
-    """Stage 4: BIC regime detection per routing error, beside the theory (docs/model.md §9)."""
+def _workload(grid, cfg: dict, provisioning: float):
+    """The engine's input at a provisioning ratio: the exact theory's increment law."""
+    return grids.workload(grid, cfg, provisioning)
+
+
+def regimes(cfg: dict, *, mc_nc, grid_nc, out_csv, curves_csv, part_json) -> None:
+    """Stage 4: the calibrated transition test per routing error and mode, beside the
+    diffusion, exact discrete and corrected theory (docs/model.md §9, §11)."""
     ds = load_dataset(mc_nc)
+    grid = load_dataset(grid_nc)
     r = cfg["regimes"]
-    service = int(load_dataset(grid_nc).service_slots.max())
+    workload = _workload(grid, cfg, float(ds.attrs["provisioning"]))
     table = analysis.regime_table(
         ds,
         bic_penalty=r["bic_penalty"],
         min_points=r["min_points"],
-        fit_from_T=analysis.fit_window(r["fit_from_T"], service),
+        fit_from_T=analysis.fit_window(r["fit_from_T"], int(grid.service_slots.max())),
         quantiles=cfg["reserve_quantiles"],
         modes=cfg["consumption"],
+        workload=workload,
+        seed=cfg["montecarlo"]["seed"],
     )
     with atomic_output(out_csv) as tmp:
         table.to_csv(tmp, index=False)
+    with atomic_output(curves_csv) as tmp:
+        analysis.theory_curves(ds, workload).to_csv(tmp, index=False)
     keep = [
         "routing_error",
         "consumption",
@@ -33,7 +44,16 @@ def regimes(cfg: dict, *, mc_nc, grid_nc, out_csv, part_json) -> None:
         "regime",
         "t_star",
         "transition_detected",
+        "p_value",
         "breakpoint_T",
+        "breakpoint_low",
+        "breakpoint_high",
+        "detection_frequency",
+        "t_star_estimate",
+        "t_star_low",
+        "t_star_high",
+        "bic_transition",
+        "bic_breakpoint_T",
         "fit_from_T",
         "a",
         "a_se",
@@ -44,6 +64,9 @@ def regimes(cfg: dict, *, mc_nc, grid_nc, out_csv, part_json) -> None:
         "mean_D_Tmax_J",
         "sem_D_Tmax_J",
         "closed_form_D_Tmax_J",
+        "exact_D_Tmax_J",
+        "exact_bound_J",
+        "corrected_D_Tmax_J",
         "ks_distance",
     ]
     keep += [c for c in table.columns if c.startswith("reserve_")]
@@ -71,10 +94,13 @@ def sweep(cfg: dict, *, mc_ncs: list[str], grid_nc, out_csv, points_csv, part_js
     """
     datasets = {Path(p).stem: load_dataset(p) for p in mc_ncs}
     modes = cfg["consumption"]
-    service = int(load_dataset(grid_nc).service_slots.max())
-    window = analysis.fit_window(cfg["regimes"]["fit_from_T"], service)
+    grid = load_dataset(grid_nc)
+    window = analysis.fit_window(cfg["regimes"]["fit_from_T"], int(grid.service_slots.max()))
+    workloads = {
+        name: _workload(grid, cfg, float(ds.attrs["provisioning"])) for name, ds in datasets.items()
+    }
     table = analysis.sweep_table(datasets, slope_from_T=cfg["regimes"]["slope_from_T"], modes=modes)
-    points = analysis.deviation_points(datasets, modes=modes, from_T=window)
+    points = analysis.deviation_points(datasets, modes=modes, from_T=window, workloads=workloads)
     with atomic_output(out_csv) as tmp:
         table.to_csv(tmp, index=False)
     with atomic_output(points_csv) as tmp:
@@ -84,6 +110,7 @@ def sweep(cfg: dict, *, mc_ncs: list[str], grid_nc, out_csv, points_csv, part_js
             "rows": _records(table),
             "deviation_points": len(points),
             "deviation_points_within_2se": analysis.agreement_by_mode(points),
+            "deviation_points_within_2se_exact": analysis.agreement_by_mode(points, "exact"),
         },
         part_json,
     )

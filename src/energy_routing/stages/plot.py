@@ -42,9 +42,11 @@ def figure_deviation(modes, *, mc_points_csv=None):
     return figures.fig_deviation(points, modes)
 
 
-def figure_growth(modes, *, mc_nc, regimes_csv):
-    """Fig. 4 of one scenario, one panel per consumption mode."""
-    return figures.fig_deficit_growth(load_dataset(mc_nc), pd.read_csv(regimes_csv), modes)
+def figure_growth(modes, *, mc_nc, regimes_csv, curves_csv):
+    """Fig. 4 of one scenario, one panel per consumption mode, with the theory curves."""
+    return figures.fig_deficit_growth(
+        load_dataset(mc_nc), pd.read_csv(regimes_csv), modes, pd.read_csv(curves_csv)
+    )
 
 
 def figure_distribution(modes, *, mc_nc):
@@ -90,3 +92,34 @@ def figure_storage_planner(modes, *, storage_nc):
     from energy_routing import figures_policies
 
     return figures_policies.fig_storage_planner(load_dataset(storage_nc))
+
+
+def figure_calibration(modes, *, calibration_csv):
+    """Energy per output token, modelled here against EcoLogits (docs/model.md §13)."""
+    from energy_routing import figures_realworld
+
+    return figures_realworld.fig_calibration(pd.read_csv(calibration_csv))
+
+
+def figure_sensitivity(modes, *, sensitivity_csv, calibration_json):
+    """C_LB and E[D_T] against the factor on the energy constants (docs/model.md §13)."""
+    import json
+
+    from energy_routing import figures_realworld
+
+    horizon = json.loads(Path(calibration_json).read_text())["sensitivity_horizon_slots"]
+    table = pd.read_csv(sensitivity_csv, keep_default_na=False)
+    return figures_realworld.fig_sensitivity(table, horizon)
+
+
+def figure_day_night(modes, *, day_night_csv, day_night_json):
+    """Mean deficit against the horizon per harvest and load, and the storage the swing
+    needs (docs/model.md §13)."""
+    import json
+
+    from energy_routing import figures_realworld
+
+    part = json.loads(Path(day_night_json).read_text())
+    return figures_realworld.fig_day_night(
+        pd.read_csv(day_night_csv), part["storage"], dt_s=part["dt_s"]
+    )

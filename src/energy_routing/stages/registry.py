@@ -159,17 +159,26 @@ STAGES: dict[str, Stage] = {
         {"shard": "results/mc/shards/{scenario}/eps{eps}/trials{start}-{stop}.nc"},
     ),
     "mc_merge": Stage("energy_routing.stages.simulate", (), {"merged": MC}),
+    # The exact theory needs the increment law: arrival rate and harvest (docs/model.md §11).
     "regimes": Stage(
         "energy_routing.stages.analyze",
-        ("regimes", "reserve_quantiles", "consumption"),
+        (
+            "regimes",
+            "reserve_quantiles",
+            "consumption",
+            "arrival_rate",
+            "harvest",
+            "montecarlo.seed",
+        ),
         {
             "table": "results/regimes/{scenario}.csv",
+            "curves": "results/theory/{scenario}.csv",
             "part": "results/parts/regimes_{scenario}.json",
         },
     ),
     "sweep": Stage(
         "energy_routing.stages.analyze",
-        ("regimes", "consumption"),
+        ("regimes", "consumption", "arrival_rate", "harvest"),
         {
             "table": "results/regimes/sweep.csv",
             "points": "results/regimes/deviation_points.csv",
@@ -201,6 +210,38 @@ STAGES: dict[str, Stage] = {
         (*GRID_KEYS, "storage_grid", *STUDY_MC_KEYS),
         {"dataset": STORAGE, "part": "results/parts/storage.json"},
     ),
+    # The real-world studies (docs/model.md §13), when realworld.activate.
+    "carbon": Stage(
+        "energy_routing.stages.realworld",
+        ("carbon",),
+        {"part": "results/parts/carbon.json"},
+    ),
+    "calibration": Stage(
+        "energy_routing.stages.realworld",
+        (*GRID_KEYS, "montecarlo.t_max", "realworld.sensitivity_factors"),
+        {
+            "table": "results/tables/calibration.csv",
+            "sensitivity": "results/tables/sensitivity.csv",
+            "part": "results/parts/calibration.json",
+        },
+    ),
+    "day_night": Stage(
+        "energy_routing.stages.realworld",
+        (
+            "arrival_rate",
+            "dt_s",
+            "harvest",
+            "montecarlo.seed",
+            "supply.solar",
+            "realworld.trials",
+            "realworld.horizon_days",
+            "realworld.amplitude",
+        ),
+        {
+            "table": "results/realworld/day_night.csv",
+            "part": "results/parts/day_night.json",
+        },
+    ),
 }
 
 FIGURES: tuple[Figure, ...] = (
@@ -227,7 +268,11 @@ FIGURES: tuple[Figure, ...] = (
         "Fig. 4: auxiliary energy against horizon",
         "3. Monte Carlo",
         scope="scenario",
-        inputs={"mc_nc": MC, "regimes_csv": "results/regimes/{scenario}.csv"},
+        inputs={
+            "mc_nc": MC,
+            "regimes_csv": "results/regimes/{scenario}.csv",
+            "curves_csv": "results/theory/{scenario}.csv",
+        },
     ),
     Figure(
         "fig_distribution",
@@ -299,6 +344,42 @@ FIGURES: tuple[Figure, ...] = (
         inputs={"storage_nc": STORAGE},
         readme=False,
         activate="storage_grid",
+    ),
+    Figure(
+        "fig_calibration",
+        "fig_calibration",
+        "figure_calibration",
+        "Energy per output token: modelled here and EcoLogits' estimate",
+        "5. Real-world inputs",
+        activate="realworld",
+        inputs={"calibration_csv": "results/tables/calibration.csv"},
+        readme=False,
+    ),
+    Figure(
+        "fig_sensitivity",
+        "fig_sensitivity",
+        "figure_sensitivity",
+        "Sensitivity of C_LB and E[D_T] to the energy constants",
+        "5. Real-world inputs",
+        activate="realworld",
+        inputs={
+            "sensitivity_csv": "results/tables/sensitivity.csv",
+            "calibration_json": "results/parts/calibration.json",
+        },
+        readme=False,
+    ),
+    Figure(
+        "fig_day_night",
+        "fig_day_night",
+        "figure_day_night",
+        "What the day-night cycle costs, and the storage it needs",
+        "5. Real-world inputs",
+        activate="realworld",
+        inputs={
+            "day_night_csv": "results/realworld/day_night.csv",
+            "day_night_json": "results/parts/day_night.json",
+        },
+        readme=False,
     ),
 )
 
