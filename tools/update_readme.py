@@ -54,19 +54,38 @@ def results_block(results: Path) -> str:
         f"slots at the critical point (R_bar = C_LB = {s['c_lb_J_per_slot']:.1f} J/slot, "
         f"sigma_R^2 = {s['consumption_var_J2_per_slot']:.4g} J^2/slot):",
         "",
-        "| consumption | routing error | drift mu [J/slot] | T* [slots] | transition detected | "
-        "breakpoint [slots] | mean D_T at T_max [J] | closed form [J] |",
-        "|---|---|---|---|---|---|---|---|",
+        "| consumption | routing error | drift mu [J/slot] | T* [slots] | transition (p-value) | "
+        "breakpoint [slots], 95% | T* from realised drift, 95% | mean D_T at T_max [J] | "
+        "diffusion [J] | exact discrete [J] |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         t_star = "inf" if r["t_star"] is None else f"{r['t_star']:.3g}"
-        bp = f"{r['breakpoint_T']:.3g}" if r["transition_detected"] else "-"
+        detected = "yes" if r["transition_detected"] else "no"
+        bp, est = "-", "-"
+        if r["transition_detected"]:
+            bp = f"{r['breakpoint_T']:.3g} [{r['breakpoint_low']:.3g}, {r['breakpoint_high']:.3g}]"
+            est = f"{r['t_star_estimate']:.3g} [{_num(r['t_star_low'])}, {_num(r['t_star_high'])}]"
+        exact = "-" if r["exact_D_Tmax_J"] is None else f"{r['exact_D_Tmax_J']:.4g}"
         lines.append(
             f"| {r['consumption']} | {r['routing_error']:g} | {r['mu']:.3g} | {t_star} | "
-            f"{'yes' if r['transition_detected'] else 'no'} | {bp} | "
+            f"{detected} ({r['p_value']:.2g}) | {bp} | {est} | "
             f"{r['mean_D_Tmax_J']:.4g} ± {r['sem_D_Tmax_J']:.2g} | "
-            f"{r['closed_form_D_Tmax_J']:.4g} |"
+            f"{r['closed_form_D_Tmax_J']:.4g} | {exact} |"
         )
+    agree = s.get("sweep", {})
+    if agree.get("deviation_points"):
+        lines += [
+            "",
+            "Fig. 2: share of the Monte Carlo points within two standard errors of the "
+            "diffusion closed form: "
+            + ", ".join(f"{v:.0%} ({k})" for k, v in agree["deviation_points_within_2se"].items())
+            + "; of the exact discrete walk: "
+            + ", ".join(
+                f"{v:.0%} ({k})" for k, v in agree["deviation_points_within_2se_exact"].items()
+            )
+            + ".",
+        ]
     sweep = pd.read_csv(results / "regimes" / "sweep.csv")
     lines += [
         "",
@@ -84,6 +103,19 @@ def results_block(results: Path) -> str:
             f"[{r.slope_low:.3f}, {r.slope_high:.3f}] | {r.closed_form_slope:.3f} |"
         )
     return "\n".join(lines)
+
+
+def _num(x) -> str:
+    """A number with three significant digits; None or inf as inf."""
+    return "inf" if x is None or x == float("inf") else f"{x:.3g}"
+
+
+def detector_block(bench: Path) -> str:
+    """The detector's measured false-positive rate and power (benchmarks/detector.md)."""
+    table = bench.with_name("detector.md")
+    if not table.exists():
+        return "Run `benchmarks/validate_detector.py` to measure the transition test."
+    return table.read_text().strip()
 
 
 def speed_block(bench: Path) -> str:
@@ -131,6 +163,7 @@ def main() -> None:
     text = _replace(text, "figures", figures_block())
     if args.bench.exists():
         text = _replace(text, "speed", speed_block(args.bench))
+    text = _replace(text, "detector", detector_block(args.bench))
     readme.write_text(text)
 
 
