@@ -2,7 +2,8 @@
 
 Each kind is produced for real on the tiny config (``.test/config.yaml``, with few trials
 and a short horizon): the task grid and the difficulty grid of the characterize stage,
-Monte Carlo shards of two routing errors and two trial ranges, and their merge. Each file
+Monte Carlo shards of two routing errors and two trial ranges, their merge, and the
+datasets of the policy, dispatcher and storage studies (docs/model.md §12). Each file
 goes through the IOOS compliance checker (``compliance-checker --test cf:1.11 --criteria
 strict``), which must report no high (error) and no medium (warning) finding.
 
@@ -57,6 +58,32 @@ def nc_files(tmp_path_factory) -> dict[str, Path]:
     grids = characterize_into(cfg, root / "grids")
     files = {"tasks": grids["grid"], "difficulty": grids["fine"]}
     files.update(_monte_carlo(cfg, files["tasks"], root / "mc"))
+    files.update(_studies(cfg, files["tasks"], root / "studies"))
+    return files
+
+
+def _studies(cfg: dict, grid_nc: Path, out: Path) -> dict[str, Path]:
+    """The policy, dispatcher and storage datasets (docs/model.md §12), small."""
+    from energy_routing.stages import policies, registry
+
+    cfg["policies"].update(trials=2, t_max=1000)
+    cfg["storage_grid"].update(trials=2, t_max=1000)
+    out.mkdir(parents=True, exist_ok=True)
+    scenarios = {SCENARIO: {"provisioning": 1.0}}
+    files = {}
+    for stage, extra, kw in (
+        ("policies", {"scenarios": scenarios}, {"scenario": SCENARIO}),
+        ("routers", {}, {}),
+        ("storage", {}, {}),
+    ):
+        files[stage] = out / f"{stage}.nc"
+        getattr(policies, stage)(
+            json.loads(registry.stage_config(cfg, stage, **extra)),
+            grid_nc=grid_nc,
+            out_nc=files[stage],
+            part_json=out / f"{stage}.json",
+            **kw,
+        )
     return files
 
 
@@ -90,7 +117,7 @@ def _failures(report: dict, priority: str) -> list[str]:
 
 @pytest.mark.parametrize(
     "kind",
-    ["tasks", "difficulty", "shard", "merged"],
+    ["tasks", "difficulty", "shard", "merged", "policies", "routers", "storage"],
 )
 def test_no_cf_errors_or_warnings(nc_files, kind, tmp_path):
     report = cf_findings(nc_files[kind], tmp_path / "report.json")

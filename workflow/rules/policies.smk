@@ -3,15 +3,6 @@
 # targets, the summary and the report ask for them then.
 
 
-def policies_config(wildcards):
-    """The policy study's keys and its scenario's provisioning (its random streams are
-    the scenario's; the rest of the scenarios does not rerun it)."""
-    sc = SCENARIOS[wildcards.scenario]
-    return stage_config(
-        "policies", scenarios={wildcards.scenario: {"provisioning": sc["provisioning"]}}
-    )
-
-
 rule policies:
     input:
         code=code("policies"),
@@ -26,7 +17,14 @@ rule policies:
         "../envs/energy-routing.yaml"
     threads: MC["threads"]
     params:
-        cfg=policies_config,
+        # The scenario's provisioning (the study runs on its random streams); the other
+        # scenarios do not rerun it.
+        cfg=lambda w: stage_config(
+            "policies",
+            scenarios={
+                w.scenario: {"provisioning": SCENARIOS[w.scenario]["provisioning"]}
+            },
+        ),
     script:
         "../scripts/policies.py"
 
