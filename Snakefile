@@ -11,6 +11,7 @@ include: "workflow/rules/montecarlo.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/policies.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/realworld.smk"
 include: "workflow/rules/summary.smk"
 include: "workflow/rules/archive.smk"
 

@@ -68,12 +68,13 @@ def validate(config: Mapping) -> dict:
         )
     cfg = _coerce_exponent_strings(copy.deepcopy(dict(config)))
     _reject_non_finite(cfg, "")
+    _reject_catalogue_conflicts(cfg)
     sch = schema()
     errors = sorted(_VALIDATOR(sch).iter_errors(cfg), key=lambda e: (len(e.path), list(e.path)))
     if errors:
         raise ConfigError(_explain(errors[0], sch))
     _check_semantics(cfg)
-    return cfg
+    return _expand_catalogue(cfg)
 
 
 def _extend_with_defaults(validator_class):
@@ -109,6 +110,9 @@ def _explain(err: jsonschema.ValidationError, sch: dict) -> str:
         extra = sorted(set(err.instance) - set(allowed))
         where = _key([*err.absolute_path, extra[0]])
         return f"config key {where!r} is not a known key; allowed keys: {', '.join(allowed)}"
+    if err.validator == "anyOf" and all("required" in s for s in err.validator_value):
+        options = " or ".join(repr(s["required"][0]) for s in err.validator_value)
+        return f"config key {key!r} needs {options}"
     if err.validator == "required":
         return f"config key {key!r}: {err.message}"
     what = {
@@ -214,6 +218,83 @@ def _check_semantics(cfg: dict) -> None:
             "config key 'fine_grid.difficulty_max' must be greater than "
             f"fine_grid.difficulty_min ({fine['difficulty_min']})"
         )
+
+
+_HW_CONSTANTS = ("e_mem", "e_flop", "bandwidth", "throughput")
+_HW_CATALOGUE = ("accelerator", "power_fraction", "bytes_per_param", "n_devices")
+
+
+def _reject_catalogue_conflicts(cfg: dict) -> None:
+    """Catalogue names and the explicit values they replace are exclusive (checked on the
+    config as given, before defaults are filled in; docs/model.md §13)."""
+    hw = cfg.get("hardware")
+    if isinstance(hw, Mapping):
+        if hw.get("accelerator") is not None:
+            for key in _HW_CONSTANTS:
+                if key in hw:
+                    raise ConfigError(
+                        f"config key 'hardware.{key}' cannot be given with "
+                        f"hardware.accelerator ({hw['accelerator']!r}), which derives it "
+                        "from the data sheet; remove one of them"
+                    )
+        else:
+            for key in _HW_CATALOGUE[1:]:
+                if key in hw:
+                    raise ConfigError(
+                        f"config key 'hardware.{key}' applies only with hardware.accelerator; "
+                        "set an accelerator or remove it"
+                    )
+    models = cfg.get("models")
+    if isinstance(models, list):
+        for i, m in enumerate(models):
+            if isinstance(m, Mapping) and "catalogue" in m:
+                for key in ("params", "n_layers", "d_attn"):
+                    if key in m:
+                        raise ConfigError(
+                            f"config key 'models[{i}].{key}' cannot be given with "
+                            f"models[{i}].catalogue ({m['catalogue']!r}), which sets it; "
+                            "remove one of them"
+                        )
+
+
+def _expand_catalogue(cfg: dict) -> dict:
+    """Checks of the real-world keys, then catalogue names resolved into explicit values
+    (:func:`energy_routing.catalogue.expand_config`), so every stage sees numbers."""
+    from energy_routing import catalogue
+
+    if cfg["supply"]["model"] != "iid":
+        raise ConfigError(
+            f"config key 'supply.model' is {cfg['supply']['model']!r}, but the Monte Carlo "
+            "engine runs the i.i.d. Gamma harvest only (iid); the ar1 and solar harvests run "
+            "in the realworld day-night study and in energy_routing.supply"
+        )
+    if cfg["load"]["amplitude"] != 0:
+        raise ConfigError(
+            f"config key 'load.amplitude' is {cfg['load']['amplitude']}, but the Monte Carlo "
+            "engine runs a flat load only (0); daily load cycles run in the realworld "
+            "day-night study (realworld.amplitude)"
+        )
+    rw = cfg["realworld"]
+    if rw["activate"]:
+        if rw["horizon_days"] * 86400.0 / cfg["dt_s"] < 1:
+            raise ConfigError(
+                f"config key 'realworld.horizon_days' ({rw['horizon_days']}) is shorter than "
+                f"one slot (dt_s = {cfg['dt_s']} s)"
+            )
+        from energy_routing import carbon
+
+        try:
+            carbon.intensity(cfg["carbon"]["region"], cfg["carbon"]["source"])
+        except ValueError as err:
+            raise ConfigError(f"config key 'carbon.region': {err}") from None
+    hw = cfg["hardware"]
+    if hw.get("accelerator") is None:
+        for key in _HW_CATALOGUE:
+            hw.pop(key, None)
+    try:
+        return catalogue.expand_config(cfg)
+    except ValueError as err:
+        raise ConfigError(f"config key 'hardware': {err}") from None
 
 
 def scenarios(cfg: dict) -> dict[str, dict]:

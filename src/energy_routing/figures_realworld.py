@@ -88,6 +88,10 @@ def fig_day_night(rows, storage: dict | None = None, dt_s: float = 1.0):
     """
     df = pd.DataFrame(rows).copy()
     df["days"] = df["horizon_slots"] * dt_s / 86400
+    # Horizons of a few days read better in hours on a linear axis.
+    short = df["days"].max() <= 3
+    xcol = "hours" if short else "days"
+    df["hours"] = df["days"] * 24
     ncols = 2 if storage else 1
     fig, axes = plt.subplots(1, ncols, figsize=(6.2 * ncols, 5.4), squeeze=False)
     ax = axes[0, 0]
@@ -98,7 +102,7 @@ def fig_day_night(rows, storage: dict | None = None, dt_s: float = 1.0):
         g = g.sort_values("days")
         y, e = g["mean_J"] / J_PER_KWH, 1.96 * g["sem_J"] / J_PER_KWH
         ax.plot(
-            g["days"],
+            g[xcol],
             y,
             styles.get(load, "-"),
             marker="o",
@@ -106,11 +110,13 @@ def fig_day_night(rows, storage: dict | None = None, dt_s: float = 1.0):
             color=colors[h],
             label=f"{h}, {load} load",
         )
-        ax.fill_between(g["days"], y - e, y + e, color=colors[h], alpha=0.15, lw=0)
+        # On the log axis a band reaching below zero is cut at a tenth of the mean.
+        low = np.maximum(y - e, y / 10)
+        ax.fill_between(g[xcol], low, y + e, color=colors[h], alpha=0.15, lw=0)
     ax.set(
-        xscale="log",
+        xscale="linear" if short else "log",
         yscale="log",
-        xlabel="Horizon T [days]",
+        xlabel="Horizon T [hours]" if short else "Horizon T [days]",
         ylabel="Mean auxiliary energy E[D_T] [kWh]",
     )
     ax.legend(fontsize="x-small", ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.15))

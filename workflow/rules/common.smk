@@ -99,6 +99,8 @@ def merge_mem_mb(wildcards):
 FIG_FORMATS = CONFIG["figures"]["formats"]
 SWEEP = [name for name in SCENARIOS if name.startswith("sweep_")]
 NAMED = [name for name in SCENARIOS if not name.startswith("sweep_")]
+# The real-world studies (docs/model.md §13) run unless realworld.activate is false.
+REALWORLD = CONFIG["realworld"]["activate"]
 
 
 def figure_stem(wildcards, output):
@@ -148,7 +150,26 @@ def summary_parts():
         parts["storage"] = out("storage")["part"]
     if SWEEP:
         parts["sweep"] = out("sweep")["part"]
+    if REALWORLD:
+        for stage in ("carbon", "calibration", "day_night"):
+            parts[stage] = out(stage)["part"]
     return parts
+
+
+def regimes_parts():
+    """The regimes parts of the named scenarios, in order (the carbon stage's inputs)."""
+    return [out("regimes")["part"].format(scenario=n) for n in NAMED]
+
+
+def realworld_tables():
+    """The real-world studies' tables, when they run."""
+    if not REALWORLD:
+        return []
+    return [
+        out("calibration")["table"],
+        out("calibration")["sensitivity"],
+        out("day_night")["table"],
+    ]
 
 
 def archived_outputs():
@@ -180,6 +201,7 @@ def final_outputs():
         out("characterize")["tasks"],
         *figure_outputs_all(),
         *[out("regimes")["table"].format(scenario=n) for n in NAMED],
+        *realworld_tables(),
     ]
 
 
@@ -200,5 +222,10 @@ localrules:
     fig_variance_aware,
     fig_routers,
     fig_storage_planner,
+    carbon,
+    calibration,
+    fig_calibration,
+    fig_sensitivity,
+    fig_day_night,
     summary,
     report,

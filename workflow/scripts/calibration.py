@@ -1,0 +1,16 @@
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
+
+from energy_routing import stages
+from energy_routing.stages import realworld
+
+with stages.logged(snakemake.log[0]):
+    realworld.calibration(
+        json.loads(snakemake.params.cfg),
+        table_csv=snakemake.output.table,
+        sensitivity_csv=snakemake.output.sensitivity,
+        part_json=snakemake.output.part,
+    )

@@ -1,0 +1,15 @@
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
+
+from energy_routing import stages
+from energy_routing.stages import realworld
+
+with stages.logged(snakemake.log[0]):
+    realworld.carbon(
+        json.loads(snakemake.params.cfg),
+        regimes_parts=dict(zip(snakemake.params.scenarios, snakemake.input.regimes, strict=True)),
+        part_json=snakemake.output.part,
+    )
