@@ -17,7 +17,7 @@ from energy_routing.engine import studies
 from energy_routing.stages import load_dataset, plot, policies, publish, registry
 
 ROOT = Path(__file__).resolve().parents[1]
-FIGURES = [f for f in registry.FIGURES if f.activate]
+FIGURES = [f for f in registry.FIGURES if f.activate in ("policies", "storage_grid")]
 POLICY_KEYS = {
     "scenario",
     "provisioning",

@@ -84,11 +84,30 @@ def _policy_advice(rows: list[dict]) -> str:
                 f"{b['missed_deadline_fraction']:.2%})"
             )
         else:
-            parts.append(
-                f"{NAMES.get(name, name)} saves nothing beyond two standard errors: its best "
-                f"setting, {_setting(b)}, changes U_T by "
-                f"{_signed(b['diff_vs_myopic_J'], b['diff_vs_myopic_sem_J'])}"
-            )
+            cases = [r for r in alternatives if r["policy"] == name]
+            same = [r for r in cases if r["diff_vs_myopic_J"] == 0 == r["diff_vs_myopic_sem_J"]]
+            worse = [
+                r
+                for r in cases
+                if r["diff_vs_myopic_J"] > 0
+                and _real(r["diff_vs_myopic_J"], r["diff_vs_myopic_sem_J"])
+            ]
+            text = f"{NAMES.get(name, name)} saves nothing beyond two standard errors"
+            if same:
+                verb = "routes" if len(same) == 1 else "route"
+                text += f" ({', '.join(_setting(r) for r in same)} {verb} exactly as myopic)"
+            if worse:
+                lo, hi = worse[0], worse[-1]
+                text += (
+                    f"; it costs {_signed(lo['diff_vs_myopic_J'], lo['diff_vs_myopic_sem_J'])}"
+                    f" at {_setting(lo)}"
+                )
+                if hi is not lo:
+                    text += (
+                        f" up to {_signed(hi['diff_vs_myopic_J'], hi['diff_vs_myopic_sem_J'])}"
+                        f" at {_setting(hi)}"
+                    )
+            parts.append(text)
     myopic = [r for r in rows if r["policy"] == "myopic" and r["parameter"] == 0.0]
     base = myopic[0]["mean_D_T_J"] if myopic else float("nan")
     text = (
@@ -202,7 +221,7 @@ def policies_section(s: dict) -> list[str]:
 
 
 def _cap(c) -> str:
-    return "unbounded" if c is None else f"{c:.3g} J"
+    return "unbounded" if c is None else f"{_num(c, 3)} J"
 
 
 def _grid_table(rows: list[dict], var: str) -> pd.DataFrame:
@@ -363,7 +382,24 @@ def readings(s: dict) -> dict[str, str]:
                 )
             )
     if s.get("routers"):
-        out["fig_routers"] = _router_advice(s["routers"])
+        rows = s["routers"]
+        out["fig_routers"] = (
+            f"The closed form breaks even at {rows[0]['break_even_energy_J']:.3g} J per "
+            "decision; simulated, paired: "
+            + ", ".join(
+                f"`{r['router']}` {_signed(r['diff_vs_reference_J'], r['diff_vs_reference_sem_J'])}"
+                for r in rows[1:]
+            )
+            + "."
+        )
     if s.get("storage"):
-        out["fig_storage_planner"] = storage_advice(s)
+        rho, what = _default_rho(s)
+        need = storage_need(s["storage"], rho)
+        if need is not None:
+            n = need["need"]
+            out["fig_storage_planner"] = (
+                f"At ρ = {rho:g} ({what}) about {_cap(n['capacity_J'])} of storage takes the "
+                f"auxiliary energy to {_pm(n['aux_J_per_slot'], n['aux_sem_J_per_slot'], 'J/slot')}"
+                "; more storage does not lower it beyond two standard errors."
+            )
     return out
