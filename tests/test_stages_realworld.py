@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from stagerun import characterize_into
 
-from energy_routing import carbon, config, report
+from energy_routing import carbon, catalogue, config, report
 from energy_routing.stages import plot, publish, realworld, registry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -222,3 +222,32 @@ def test_inactive_studies_skip_the_region_check():
         {"tasks": [TASK], "realworld": {"activate": False}, "carbon": {"region": "XYZ"}}
     )
     assert cfg["realworld"]["activate"] is False
+
+
+# --- the workflow ----------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_tiny_run_has_the_realworld_outputs(tiny_run):
+    """`make run` on the tiny config: carbon with source and year in summary.json, the
+    tables, the figures and the report section."""
+    res = tiny_run / "results"
+    s = json.loads((res / "summary.json").read_text())
+    assert s["carbon"]["source"] and s["carbon"]["year"] == carbon.intensity("USA-NC").year
+    assert s["carbon"]["rows"] and all(r["kg_co2e"] > 0 for r in s["carbon"]["rows"])
+    assert s["day_night"]["trials"] == 4 and s["day_night"]["cycle_cost"]["sem_J"] > 0
+    assert set(s["calibration"]["by_accelerator"]) == set(catalogue.ACCELERATORS)
+    for path in ("tables/calibration.csv", "tables/sensitivity.csv", "realworld/day_night.csv"):
+        assert (res / path).is_file(), path
+    for fig in RW_FIGURES:
+        assert (res / "figures" / f"{fig.stem}.png").is_file(), fig.stem
+    assert "## Real-world inputs" in (res / "report.md").read_text()
+
+
+@pytest.mark.slow
+def test_single_run_skips_the_studies(single_run):
+    res = single_run / "results"
+    s = json.loads((res / "summary.json").read_text())
+    assert not {"carbon", "calibration", "day_night"} & set(s)
+    assert not (res / "tables" / "calibration.csv").exists()
+    assert not list((res / "figures").glob("fig_day_night*"))
