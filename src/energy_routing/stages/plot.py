@@ -60,21 +60,21 @@ def figure_sweep(modes, *, mc_ncs, sweep_csv):
 
 
 def figure_deferral(modes, *, policies_nc):
-    """Slack-aware deferral against myopic: the saving and the wait (docs/model.md §12.4)."""
+    """Slack-aware deferral against myopic: the saving and the wait (docs/model.md §12.2)."""
     from energy_routing import figures_policies
 
     return figures_policies.fig_deferral(load_dataset(policies_nc))
 
 
 def figure_dpp_frontier(modes, *, policies_nc):
-    """Drift-plus-penalty: queue against the paired change of U_T (docs/model.md §12.6)."""
+    """Drift-plus-penalty: queue against the paired change of U_T (docs/model.md §12.4)."""
     from energy_routing import figures_policies
 
     return figures_policies.fig_dpp_frontier(load_dataset(policies_nc))
 
 
 def figure_variance_aware(modes, *, policies_nc):
-    """Variance-aware routing: sigma and E[D_T] against the risk weight (§12.5)."""
+    """Variance-aware routing: sigma and E[D_T] against the risk weight (§12.3)."""
     from energy_routing import figures_policies
 
     return figures_policies.fig_variance_aware(load_dataset(policies_nc))
