@@ -127,8 +127,7 @@ def _external_source(rows) -> str:
     first = str(rows["source"].iloc[0]).split("external: ")[-1].split(", parameters:")[0]
     listed = [m for m, s in zip(rows["model"], rows["source"], strict=True) if "not in" not in s]
     where = (
-        f"EcoLogits' models.json for {', '.join(listed)}, the catalogue's stated count "
-        "otherwise"
+        f"EcoLogits' models.json for {', '.join(listed)}, the catalogue's stated count otherwise"
         if listed
         else "the catalogue's stated counts"
     )
