@@ -119,6 +119,8 @@ def fig_day_night(rows, storage: dict | None = None, dt_s: float = 1.0):
         xlabel="Horizon T [hours]" if short else "Horizon T [days]",
         ylabel="Mean auxiliary energy E[D_T] [kWh]",
     )
+    if short and df["hours"].nunique() <= 12:
+        ax.set_xticks(sorted(df["hours"].unique()))
     ax.legend(fontsize="x-small", ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.15))
     if storage:
         ax2 = axes[0, 1]
