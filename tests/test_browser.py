@@ -66,10 +66,10 @@ def test_report_of_tiny_run_shows_every_figure(browser, tiny_run):
 
 
 def test_report_of_single_model_run(browser, single_run):
-    """No sweep: its figure is absent, the others load."""
+    """No sweep and no studies: their figures are absent, the others load."""
     _, images, errors = open_report(browser, single_run / "results" / "report.html")
     assert errors == []
     shown = {alt.split(" (")[0] for alt, _, _ in images}
-    expected = {f.title for f in registry.FIGURES if f.scope != "sweep"}
+    expected = {f.title for f in registry.FIGURES if f.scope != "sweep" and not f.activate}
     assert shown == expected
     assert all(complete and width > 100 for _, complete, width in images), images

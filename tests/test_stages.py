@@ -182,3 +182,32 @@ def test_summary_and_report(run, drawn):
     assert "mean D_T at T_max [J]" in md and "drift μ [J/slot]" in md
     html = (d / "report.html").read_text()
     assert html.count('src="data:image/png;base64,') == len(CORE_FIGURES)
+
+
+def test_regimes_without_exact_theory_for_a_deterministic_harvest(run, tmp_path):
+    """The exact theory needs a Gamma harvest: with variance_scale 0 its columns are NaN
+    (not a crash), and the transition test still runs."""
+    cfg = small_config()
+    cfg["harvest"] = {**cfg["harvest"], "variance_scale": 0.0}
+    analyze.regimes(
+        json.loads(registry.stage_config(cfg, "regimes")),
+        mc_nc=run["mc"],
+        grid_nc=run["grid"],
+        out_csv=tmp_path / "t.csv",
+        curves_csv=tmp_path / "c.csv",
+        part_json=tmp_path / "p.json",
+    )
+    table = pd.read_csv(tmp_path / "t.csv")
+    assert table.exact_D_Tmax_J.isna().all() and table.p_value.notna().all()
+    assert pd.read_csv(tmp_path / "c.csv").exact_J.isna().all()
+
+
+def test_exact_theory_beside_the_monte_carlo(run):
+    """Lumped rows carry the exact discrete E[D_Tmax], closer to the Monte Carlo than the
+    diffusion (docs/model.md §11), with a bound far below the standard error."""
+    table = pd.read_csv(run["dir"] / "fig4.csv")
+    lumped = table[table.consumption == "lumped"]
+    assert lumped.exact_D_Tmax_J.notna().all()
+    assert (lumped.exact_bound_J < 1e-3 * lumped.sem_D_Tmax_J).all()
+    assert (lumped.exact_D_Tmax_J < lumped.closed_form_D_Tmax_J).all()
+    assert table[table.consumption == "distributed"].exact_D_Tmax_J.isna().all()

@@ -135,10 +135,17 @@ def _test_columns(test) -> dict:
     }
 
 
+def exact_applies(workload) -> bool:
+    """Whether the exact theory covers a workload: it needs a Gamma harvest (a positive
+    harvest variance; docs/model.md §11)."""
+    return workload is not None and workload.harvest_var_J2 > 0
+
+
 def _exact_columns(workload, eps: float, mu: float, sigma: float, t_max: float) -> dict:
     """Exact discrete E[D_Tmax] with its bound and the corrected diffusion [J]; NaN where
-    no exact law applies (distributed consumption, or no workload given)."""
-    if workload is None:
+    no exact law applies (distributed consumption, a deterministic harvest, or no
+    workload given)."""
+    if not exact_applies(workload):
         return {"exact_D_Tmax_J": np.nan, "exact_bound_J": np.nan, "corrected_D_Tmax_J": np.nan}
     exact = theory.exact_deficit_curve(workload, float(eps), int(t_max))
     offset = theory.ladder_offset(workload, float(eps))
@@ -152,25 +159,30 @@ def _exact_columns(workload, eps: float, mu: float, sigma: float, t_max: float) 
 def theory_curves(ds: xr.Dataset, workload) -> pd.DataFrame:
     """The curves Fig. 4 draws beside the Monte Carlo, per routing error and checkpoint T:
     diffusion, exact discrete walk (lumped consumption) with its error bound, and the
-    corrected diffusion [J] (docs/model.md §7, §11)."""
+    corrected diffusion [J] (docs/model.md §7, §11); the last three NaN where the exact
+    theory does not apply (:func:`exact_applies`)."""
     frames = []
+    nan = np.full(ds.sizes["time"], np.nan)
     T = ds.time.to_numpy().astype(np.int64)
     for eps in ds.routing_error.to_numpy():
         sel = ds.sel(routing_error=eps)
         mu, sigma = float(sel.mu_J_per_slot), float(sel.sigma_J_per_sqrt_slot)
-        exact = theory.exact_deficit_curve(workload, float(eps), T)
-        offset = theory.ladder_offset(workload, float(eps))
+        if exact_applies(workload):
+            exact = theory.exact_deficit_curve(workload, float(eps), T)
+            offset = theory.ladder_offset(workload, float(eps))
+            curve, bound = exact.expected_J, exact.error_bound_J
+            corrected = theory.corrected_expected_deficit(mu, sigma, T.astype(float), offset)
+        else:
+            curve, bound, corrected = nan, nan, nan
         frames.append(
             pd.DataFrame(
                 {
                     "routing_error": float(eps),
                     "T": T,
                     "diffusion_J": theory.expected_deficit(mu, sigma, T.astype(float)),
-                    "exact_J": exact.expected_J,
-                    "exact_bound_J": exact.error_bound_J,
-                    "corrected_J": theory.corrected_expected_deficit(
-                        mu, sigma, T.astype(float), offset
-                    ),
+                    "exact_J": curve,
+                    "exact_bound_J": bound,
+                    "corrected_J": corrected,
                 }
             )
         )
@@ -344,7 +356,7 @@ def deviation_points(
 
 def _g_exact(workloads, name, mode, eps, mu, T, scale):
     """Fig. 2's deviation of the exact discrete E[D_T] at the points' horizons [-]."""
-    if not workloads or mode != "lumped" or name not in workloads:
+    if not workloads or mode != "lumped" or not exact_applies(workloads.get(name)):
         return np.full(T.shape, np.nan)
     exact = theory.exact_deficit_curve(workloads[name], float(eps), T.astype(np.int64))
     return (exact.expected_J - np.maximum(0.0, -mu * T)) / scale

@@ -187,7 +187,8 @@ def fig_deviation(mc_points: pd.DataFrame | None = None, modes=("lumped",)):
     r = np.linspace(-4, 4, 401)
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     ax.plot(r, theory.deviation_g(r), color="black", label="closed form (diffusion)")
-    if mc_points is not None and "g_exact" in mc_points and "lumped" in modes:
+    has_exact = mc_points is not None and "g_exact" in mc_points
+    if has_exact and "lumped" in modes and np.isfinite(mc_points["g_exact"]).any():
         pts = mc_points[np.isfinite(mc_points["g_exact"])]
         ax.plot(
             pts["r"],
