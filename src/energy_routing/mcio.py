@@ -49,8 +49,10 @@ coordinate.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -325,7 +327,14 @@ def write_netcdf_atomic(ds: xr.Dataset, path: str | os.PathLike[str]) -> None:
     out.attrs = {**ds.attrs, CHECKSUM_ATTR: data_sha256(ds)}
     encoding = {name: _encoding(out, name) for name in out.variables}
     with atomic_output(path) as tmp:
-        out.to_netcdf(tmp, mode="w", format="NETCDF4", engine="netcdf4", encoding=encoding)
+        try:
+            out.to_netcdf(tmp, mode="w", format="NETCDF4", engine="netcdf4", encoding=encoding)
+        except RuntimeError as err:
+            # netCDF4 reports a failed write (a full disk among others) as a RuntimeError
+            # "NetCDF: HDF error": make it the OSError that names the file and the space.
+            full = shutil.disk_usage(Path(tmp).parent).free < 2**20
+            code = errno.ENOSPC if full else errno.EIO
+            raise OSError(code, f"{os.strerror(code)} ({err})") from err
 
 
 def _encoding(ds: xr.Dataset, name) -> dict:

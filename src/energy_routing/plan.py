@@ -18,8 +18,10 @@ from energy_routing import config as er_config
 #: Seconds per slot-trial on one core, lumped and distributed together, with margin
 #: (measured ~1.2e-7 s in the default run on the reference machine).
 SLOT_TRIAL_SECONDS = 1.6e-7
-#: Memory of a Python process with numpy, xarray, netCDF4 and numba loaded [MB].
-BASE_MB = 400
+#: Memory of a Python process with numpy, xarray, netCDF4 and numba loaded, compiling the
+#: engine's kernels on a cold cache [MB]: a default shard peaked at 215-241 MB alone and
+#: at 530 MB once in a full test run, so the reservation keeps a margin over the latter.
+BASE_MB = 640
 _FLOAT = 8
 
 

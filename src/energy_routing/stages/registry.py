@@ -15,7 +15,7 @@ Examples
 --------
 >>> STAGES["regimes"].module
 'energy_routing.stages.analyze'
->>> [f.stem for f in FIGURES if f.scope == "scenario"]
+>>> [f.stem for f in FIGURES if f.scope == "scenario" and not f.activate]
 ['fig4_growth', 'fig_distribution']
 >>> stage_config({"figures": {"dpi": 150}, "consumption": ["lumped"], "x": 1}, "figures")
 '{"consumption": ["lumped"], "figures": {"dpi": 150}}'
