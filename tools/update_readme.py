@@ -86,6 +86,16 @@ def results_block(results: Path) -> str:
             )
             + ".",
         ]
+        check = agree.get("exact_consistency") or {}
+        if check:
+            lines[-1] += (
+                " Neighbouring points of one curve share their trials, so that share is noisy;"
+                " the independent check is each sweep scenario's last point against the exact"
+                f" walk: chi-square {check['chi2']:.3g} on {check['dof']} degrees of freedom,"
+                f" p = {check['p_value']:.2g} (z = "
+                + ", ".join(f"{v:+.2f}" for v in check["z_at_t_max"].values())
+                + ")."
+            )
     sweep = pd.read_csv(results / "regimes" / "sweep.csv")
     lines += [
         "",

@@ -12,6 +12,7 @@ import itertools
 import numpy as np
 import pandas as pd
 import xarray as xr
+from scipy import stats
 
 from energy_routing import regimes, theory
 
@@ -375,3 +376,24 @@ def agreement_by_mode(points: pd.DataFrame, against: str = "diffusion") -> dict[
         return {}
     inside = (points["g"] - ref).abs() <= 2 * points["g_sem"]
     return {str(m): float(v) for m, v in inside.groupby(points["consumption"]).mean().items()}
+
+
+def exact_consistency(points: pd.DataFrame) -> dict:
+    """An independent check of the Monte Carlo against the exact discrete walk: the
+    points of one curve share their trials (neighbouring checkpoints are correlated at
+    ~0.98), so the share of points within two standard errors is noisy; the z-score of
+    each scenario's last point, z = (g - g_exact) / g_sem, is one independent N(0, 1)
+    draw per scenario when the theory is right. Returns those z [-] by scenario, their
+    chi-square sum and its p-value (lumped consumption, where ``g_exact`` is known)."""
+    pts = points[np.isfinite(points.get("g_exact", pd.Series(dtype=float)))]
+    if not len(pts):
+        return {}
+    last = pts.sort_values("T").groupby(["scenario", "routing_error"]).tail(1)
+    z = (last["g"] - last["g_exact"]) / last["g_sem"]
+    chi2 = float((z**2).sum())
+    return {
+        "z_at_t_max": {str(k): float(v) for k, v in zip(last["scenario"], z, strict=True)},
+        "chi2": chi2,
+        "dof": len(z),
+        "p_value": float(stats.chi2.sf(chi2, len(z))),
+    }

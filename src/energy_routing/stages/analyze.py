@@ -111,6 +111,7 @@ def sweep(cfg: dict, *, mc_ncs: list[str], grid_nc, out_csv, points_csv, part_js
             "deviation_points": len(points),
             "deviation_points_within_2se": analysis.agreement_by_mode(points),
             "deviation_points_within_2se_exact": analysis.agreement_by_mode(points, "exact"),
+            "exact_consistency": analysis.exact_consistency(points),
         },
         part_json,
     )

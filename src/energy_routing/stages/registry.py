@@ -311,7 +311,7 @@ FIGURES: tuple[Figure, ...] = (
         "6. Dispatch policies",
         scope="scenario",
         inputs={"policies_nc": POLICIES},
-        readme=False,
+        readme=True,
         activate="policies",
     ),
     Figure(
@@ -342,7 +342,7 @@ FIGURES: tuple[Figure, ...] = (
         "Storage: the planner's chart",
         "7. Storage",
         inputs={"storage_nc": STORAGE},
-        readme=False,
+        readme=True,
         activate="storage_grid",
     ),
     Figure(
@@ -379,7 +379,7 @@ FIGURES: tuple[Figure, ...] = (
             "day_night_csv": "results/realworld/day_night.csv",
             "day_night_json": "results/parts/day_night.json",
         },
-        readme=False,
+        readme=True,
     ),
 )
 
