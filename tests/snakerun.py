@@ -8,20 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from energy_routing.replay import CHECKOUT_IGNORE
+
 ROOT = Path(__file__).resolve().parents[1]
-IGNORE = shutil.ignore_patterns(
-    ".venv",
-    ".git",
-    "results",
-    ".snakemake",
-    "__pycache__",
-    ".hypothesis",
-    ".pytest_cache",
-    ".ruff_cache",
-    "archive",
-    "*.egg-info",
-    "docs",
-)
+# What a copy of the checkout leaves out: the same list the replay uses.
+IGNORE = CHECKOUT_IGNORE
 
 
 def copy_repo(dst: Path) -> Path:
