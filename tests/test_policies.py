@@ -12,6 +12,7 @@ from engine_workloads import RECORDS, assert_same_paths, small_workload
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from energy_routing.engine.compare import POLICY_RECORD_KEYS
 from energy_routing.engine.policies import (
     DriftPlusPenalty,
     Myopic,
@@ -357,16 +358,7 @@ def test_compare_policies_pairs_every_case_with_myopic(tmp_path):
     recs = policy_records(ds)
     assert len(recs) == 6
     by = {(r["policy"], r["parameter"]): r for r in recs}
-    required = {
-        "policy",
-        "parameter",
-        "mean_D_T_J",
-        "sem_D_T_J",
-        "diff_vs_myopic_J",
-        "diff_vs_myopic_sem_J",
-        "missed_deadline_fraction",
-        "mean_wait_s",
-    }
+    required = set(POLICY_RECORD_KEYS)
     assert all(required <= set(r) for r in recs)
     # zero slack is myopic on every trial: difference exactly 0
     assert by["slack_deferral", 0.0]["diff_vs_myopic_J"] == 0.0

@@ -14,22 +14,12 @@ from stagerun import characterize_into
 
 from energy_routing import cli, config
 from energy_routing.engine import studies
+from energy_routing.engine.compare import POLICY_RECORD_KEYS
 from energy_routing.stages import load_dataset, plot, policies, publish, registry
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGURES = [f for f in registry.FIGURES if f.activate in ("policies", "storage_grid")]
-POLICY_KEYS = {
-    "scenario",
-    "provisioning",
-    "policy",
-    "parameter",
-    "mean_D_T_J",
-    "sem_D_T_J",
-    "diff_vs_myopic_J",
-    "diff_vs_myopic_sem_J",
-    "missed_deadline_fraction",
-    "mean_wait_s",
-}
+POLICY_KEYS = {"scenario", "provisioning", *POLICY_RECORD_KEYS}
 STORAGE_KEYS = {
     "provisioning",
     "capacity_J",

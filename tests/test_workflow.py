@@ -21,6 +21,7 @@ import yaml
 from snakerun import run_snakemake
 
 from energy_routing import archive, mcio
+from energy_routing.engine.compare import POLICY_RECORD_KEYS
 from energy_routing.stages import registry
 
 pytestmark = pytest.mark.slow
@@ -83,17 +84,7 @@ def test_pipeline_outputs(run):
         assert ds.deficit_J.encoding.get("zlib") or ds.deficit_J.encoding.get("compression")
     assert len(summary["sweep"]["rows"]) == 3 * 2  # three ratios, both modes
     # Dispatch policies and storage (docs/model.md §12): top-level lists in summary.json.
-    policy_keys = {
-        "scenario",
-        "policy",
-        "parameter",
-        "mean_D_T_J",
-        "sem_D_T_J",
-        "diff_vs_myopic_J",
-        "diff_vs_myopic_sem_J",
-        "missed_deadline_fraction",
-        "mean_wait_s",
-    }
+    policy_keys = {"scenario", *POLICY_RECORD_KEYS}
     assert summary["policies"] and all(policy_keys <= set(r) for r in summary["policies"])
     assert {r["policy"] for r in summary["policies"]} >= {"myopic", "slack_deferral"}
     assert len(summary["storage"]) == 3 * 3 and len(summary["routers"]) == 3

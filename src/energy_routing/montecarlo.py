@@ -85,6 +85,7 @@ __all__ = [
     "draw_chunk",
     "drift_volatility",
     "harvest_gamma",
+    "lemma2",
     "log_checkpoints",
     "lumped_consumption",
     "policy_moments",
@@ -382,9 +383,15 @@ def drift_volatility(workload: Workload, routing_error: float) -> tuple[float, f
     sigma : float
         Volatility [J/sqrt(slot)].
     """
-    mean, second = policy_moments(workload, routing_error)
-    mu = workload.harvest_mean_J - workload.arrival_rate * mean
-    sigma = float(np.sqrt(workload.harvest_var_J2 + workload.arrival_rate * second))
+    return lemma2(workload, *policy_moments(workload, routing_error))
+
+
+def lemma2(workload: Workload, mean_J: float, second_J2: float) -> tuple[float, float]:
+    """Drift mu [J/slot] and volatility sigma [J/sqrt(slot)] of the lumped walk from the
+    per-task energy's mean [J] and second moment [J^2] (Lemma 2, docs/model.md §7):
+    mu = R_bar - lambda E[e], sigma^2 = sigma_R^2 + lambda E[e^2]."""
+    mu = workload.harvest_mean_J - workload.arrival_rate * mean_J
+    sigma = float(np.sqrt(workload.harvest_var_J2 + workload.arrival_rate * second_J2))
     return float(mu), sigma
 
 

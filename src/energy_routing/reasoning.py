@@ -27,6 +27,7 @@ from scipy import special, stats
 
 from energy_routing.engine.energy import EnergyLaw
 from energy_routing.grids import model_table
+from energy_routing.montecarlo import lemma2
 
 __all__ = [
     "energy_law",
@@ -233,6 +234,4 @@ def stochastic_drift_volatility(workload, route_probs, mean_J, var_J2) -> tuple[
     second = np.asarray(var_J2, dtype=float) + mean**2
     e1 = float(workload.mix @ (probs * mean).sum(axis=1))
     e2 = float(workload.mix @ (probs * second).sum(axis=1))
-    mu = workload.harvest_mean_J - workload.arrival_rate * e1
-    sigma = float(np.sqrt(workload.harvest_var_J2 + workload.arrival_rate * e2))
-    return float(mu), sigma
+    return lemma2(workload, e1, e2)

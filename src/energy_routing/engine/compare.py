@@ -257,6 +257,19 @@ def _same(a: Policy, b: Policy) -> bool:
     return a.name == b.name and a.parameter == b.parameter
 
 
+#: Keys every ``summary.json`` policy record carries (the contract the checks read).
+POLICY_RECORD_KEYS = (
+    "policy",
+    "parameter",
+    "mean_D_T_J",
+    "sem_D_T_J",
+    "diff_vs_myopic_J",
+    "diff_vs_myopic_sem_J",
+    "missed_deadline_fraction",
+    "mean_wait_s",
+)
+
+
 def policy_records(ds: xr.Dataset) -> list[dict]:
     """The ``policies`` entries of ``summary.json``: one per (policy, parameter) run.
 
