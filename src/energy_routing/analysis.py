@@ -8,6 +8,7 @@ the closed forms come from :mod:`energy_routing.theory` and the fits from
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -24,12 +25,123 @@ SLOPE_WINDOW_T_STAR = 300.0
 PREDICTED_EXPONENT = {"deficit": 1.0, "critical": 0.5, "surplus": 0.0}
 
 
-def _curve(ds: xr.Dataset, eps: float, mode: str):
+#: The estimators of the mean deficit curve (see :func:`mean_deficit_curve`).
+ESTIMATORS = ("plain", "control_variate")
+
+
+@dataclass(frozen=True)
+class ControlVariateEstimate:
+    """A mean with a control variate (docs/model.md §11.7), per column.
+
+    Attributes
+    ----------
+    mean : numpy.ndarray
+        The control-variate estimate of E[Y], in the units of Y.
+    sem : numpy.ndarray
+        Its standard error, in the units of Y.
+    beta : numpy.ndarray
+        The fitted coefficient cov(Y, X) / var(X), in units of Y per unit of X.
+    plain_mean, plain_sem : numpy.ndarray
+        The plain sample mean of Y and its standard error std(Y, ddof=1) / sqrt(n).
+    """
+
+    mean: np.ndarray
+    sem: np.ndarray
+    beta: np.ndarray
+    plain_mean: np.ndarray
+    plain_sem: np.ndarray
+
+
+def control_variate_mean(samples, control, control_mean) -> ControlVariateEstimate:
+    """Mean of ``samples`` with a control variate of known mean (docs/model.md §11.7).
+
+    The estimate is the least-squares line of Y on X evaluated at the known mean of X,
+    mean(Y) - beta (mean(X) - E[X]) with beta = cov(Y, X) / var(X), fitted per column.
+    Its standard error is that of the fitted line at E[X]:
+    s sqrt(1/n + (mean(X) - E[X])^2 / sum (X - mean(X))^2), where s^2 is the residual
+    variance on n - 2 degrees of freedom. The bias from fitting beta on the same trials
+    is O(1/n) of the standard deviation, against a standard error of O(1/sqrt(n)).
+    A column whose control does not vary gets beta = 0 and the plain mean.
+
+    Parameters
+    ----------
+    samples : array_like (trial, ...)
+        Y per trial, e.g. the deficit D_T [J] at each checkpoint.
+    control : array_like (trial, ...)
+        X per trial, same shape, e.g. the free walk position S_T = B_T [J].
+    control_mean : array_like, broadcast to ``samples.shape[1:]``
+        The exact E[X], e.g. mu T [J] for lumped consumption.
+
+    Returns
+    -------
+    ControlVariateEstimate
+        Needs at least three trials.
+    """
+    y = np.asarray(samples, dtype=float)
+    x = np.asarray(control, dtype=float)
+    if y.shape != x.shape:
+        raise ValueError(f"samples {y.shape} and control {x.shape} differ in shape")
+    n = y.shape[0]
+    if n < 3:
+        raise ValueError(f"a control variate needs at least 3 trials, got {n}")
+    ym, xm = y.mean(axis=0), x.mean(axis=0)
+    dy, dx = y - ym, x - xm
+    sxx = (dx * dx).sum(axis=0)
+    sxy = (dx * dy).sum(axis=0)
+    syy = (dy * dy).sum(axis=0)
+    # A control with no spread left after centring (round-off) carries no information.
+    varies = sxx > (1e-24 * np.maximum(xm * xm, 1.0)) * n
+    beta = np.where(varies, sxy / np.where(varies, sxx, 1.0), 0.0)
+    gap = xm - np.broadcast_to(np.asarray(control_mean, dtype=float), xm.shape)
+    rss = np.maximum(syy - beta * sxy, 0.0)
+    s2 = np.where(varies, rss / (n - 2), syy / (n - 1))
+    leverage = np.where(varies, gap * gap / np.where(varies, sxx, 1.0), 0.0)
+    return ControlVariateEstimate(
+        mean=ym - beta * gap,
+        sem=np.sqrt(s2 * (1.0 / n + leverage)),
+        beta=beta,
+        plain_mean=ym,
+        plain_sem=np.sqrt(syy / (n - 1) / n),
+    )
+
+
+def mean_deficit_curve(ds: xr.Dataset, eps: float, mode: str, estimator: str = "control_variate"):
+    """Mean deficit E[D_T] [J] and its standard error [J] at every checkpoint of one routing
+    error ``eps`` and consumption ``mode`` of a merged dataset.
+
+    ``"plain"``: the mean over trials (the dataset's ``deficit_mean_J`` and
+    ``deficit_sem_J``). ``"control_variate"``: :func:`control_variate_mean` with the free
+    lumped walk position B_T of the same trial as the control, whose mean mu T is exact
+    (docs/model.md §11.7); the distributed walk is driven by the same harvest and tasks, so
+    the lumped position serves both modes. Falls back to plain when the dataset holds no
+    lumped battery or fewer than three trials.
+    """
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator: one of {ESTIMATORS}, got {estimator!r}")
     sel = ds.sel(routing_error=eps, consumption=mode)
+    plain = sel.deficit_mean_J.to_numpy(), sel.deficit_sem_J.to_numpy()
+    usable = "battery_J" in ds and "lumped" in ds.consumption.to_numpy()
+    if estimator == "plain" or not usable or ds.sizes["trial"] < 3:
+        return plain
+    lumped = ds.battery_J.sel(routing_error=eps, consumption="lumped")
+    T = sel.time.to_numpy().astype(float)
+    est = control_variate_mean(
+        sel.deficit_J.transpose("trial", "time").to_numpy(),
+        lumped.transpose("trial", "time").to_numpy(),
+        float(sel.mu_J_per_slot) * T,
+    )
+    return est.mean, est.sem
+
+
+def _curve(ds: xr.Dataset, eps: float, mode: str, estimator: str = "plain"):
+    """Checkpoints T [slots], mean D_T and its standard error [J] (``estimator``, see
+    :func:`mean_deficit_curve`), analytic mu [J/slot] and sigma [J/slot^0.5]."""
+    sel = ds.sel(routing_error=eps, consumption=mode)
+    y, se = mean_deficit_curve(ds, eps, mode, estimator)
     return (
         sel.time.to_numpy().astype(float),
-        sel.deficit_mean_J.to_numpy(),
-        sel.deficit_sem_J.to_numpy(),
+        y,
+        se,
         float(sel.mu_J_per_slot),
         float(sel.sigma_J_per_sqrt_slot),
     )
@@ -319,6 +431,7 @@ def deviation_points(
     per_scenario=25,
     from_T: float = 0.0,
     workloads: dict | None = None,
+    estimator: str = "control_variate",
 ) -> pd.DataFrame:
     """Monte Carlo estimates of Fig. 2's deviation g(r) (docs/model.md §7).
 
@@ -329,11 +442,16 @@ def deviation_points(
     it the distributed walk is not yet diffusive, and no closed form applies. With
     ``workloads`` (by scenario name), lumped points get ``g_exact``, the same deviation of
     the exact discrete E[D_T] (docs/model.md §11); NaN otherwise.
+
+    ``g`` and ``g_sem`` come from the mean deficit of ``estimator`` (the control variate by
+    default, :func:`mean_deficit_curve`); ``g_plain`` and ``g_plain_sem`` always from the
+    plain mean over trials [-].
     """
     frames = []
     for (name, ds), mode in itertools.product(datasets.items(), modes):
         for eps in ds.routing_error.to_numpy():
-            T, y, se, mu, sigma = _curve(ds, eps, mode)
+            T, y, se, mu, sigma = _curve(ds, eps, mode, estimator)
+            _, y0, se0, _, _ = _curve(ds, eps, mode, "plain")
             scale = sigma * np.sqrt(2 * T / np.pi)
             r = mu * np.sqrt(T) / sigma
             keep = np.flatnonzero((np.abs(r) <= r_max) & (T >= from_T))
@@ -348,6 +466,8 @@ def deviation_points(
                         "r": r[keep],
                         "g": (y[keep] - np.maximum(0.0, -mu * T[keep])) / scale[keep],
                         "g_sem": se[keep] / scale[keep],
+                        "g_plain": (y0[keep] - np.maximum(0.0, -mu * T[keep])) / scale[keep],
+                        "g_plain_sem": se0[keep] / scale[keep],
                         "g_exact": _g_exact(workloads, name, mode, eps, mu, T[keep], scale[keep]),
                     }
                 )
@@ -363,10 +483,20 @@ def _g_exact(workloads, name, mode, eps, mu, T, scale):
     return (exact.expected_J - np.maximum(0.0, -mu * T)) / scale
 
 
-def agreement_by_mode(points: pd.DataFrame, against: str = "diffusion") -> dict[str, float]:
+def _estimate_columns(points: pd.DataFrame, plain: bool) -> tuple[str, str]:
+    """The deviation and standard-error columns of the plain mean or of the shown one."""
+    return ("g_plain", "g_plain_sem") if plain else ("g", "g_sem")
+
+
+def agreement_by_mode(
+    points: pd.DataFrame, against: str = "diffusion", *, plain: bool = False
+) -> dict[str, float]:
     """Fraction of Fig. 2's Monte Carlo points within 2 standard errors of the closed-form
     deviation g(r) (``against="diffusion"``) or of the exact discrete walk's
-    (``"exact"``, where ``g_exact`` is known), per consumption mode [-]."""
+    (``"exact"``, where ``g_exact`` is known), per consumption mode [-]. The points'
+    estimate as shown (``g``, ``g_sem``; the control variate by default) or, with
+    ``plain``, the plain mean over trials (``g_plain``, ``g_plain_sem``)."""
+    g, sem = _estimate_columns(points, plain)
     if against == "exact":
         points = points[np.isfinite(points["g_exact"])]
         ref = points["g_exact"]
@@ -374,22 +504,24 @@ def agreement_by_mode(points: pd.DataFrame, against: str = "diffusion") -> dict[
         ref = theory.deviation_g(points["r"])
     if not len(points):
         return {}
-    inside = (points["g"] - ref).abs() <= 2 * points["g_sem"]
+    inside = (points[g] - ref).abs() <= 2 * points[sem]
     return {str(m): float(v) for m, v in inside.groupby(points["consumption"]).mean().items()}
 
 
-def exact_consistency(points: pd.DataFrame) -> dict:
+def exact_consistency(points: pd.DataFrame, *, plain: bool = False) -> dict:
     """An independent check of the Monte Carlo against the exact discrete walk: the
     points of one curve share their trials (neighbouring checkpoints are correlated at
     ~0.98), so the share of points within two standard errors is noisy; the z-score of
     each scenario's last point, z = (g - g_exact) / g_sem, is one independent N(0, 1)
     draw per scenario when the theory is right. Returns those z [-] by scenario, their
-    chi-square sum and its p-value (lumped consumption, where ``g_exact`` is known)."""
+    chi-square sum and its p-value (lumped consumption, where ``g_exact`` is known); of
+    the shown estimate, or of the plain mean with ``plain``."""
+    g, sem = _estimate_columns(points, plain)
     pts = points[np.isfinite(points.get("g_exact", pd.Series(dtype=float)))]
     if not len(pts):
         return {}
     last = pts.sort_values("T").groupby(["scenario", "routing_error"]).tail(1)
-    z = (last["g"] - last["g_exact"]) / last["g_sem"]
+    z = (last[g] - last["g_exact"]) / last[sem]
     chi2 = float((z**2).sum())
     return {
         "z_at_t_max": {str(k): float(v) for k, v in zip(last["scenario"], z, strict=True)},
