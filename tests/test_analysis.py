@@ -98,3 +98,163 @@ def test_fit_window_starts_where_the_distributed_walk_is_diffusive(default_cfg, 
 def test_fit_window_takes_an_explicit_start():
     assert analysis.fit_window(100.0, 34) == 100.0
     assert analysis.fit_window(0.0, 34) == 0.0
+
+
+# ------------------------------------------------------------ the control variate
+
+
+def test_control_variate_is_unbiased_and_its_standard_error_is_right():
+    """Many replications of a non-linear Y = exp(X / 2) + noise with X ~ N(0, 1): the
+    estimate's mean is E[Y] = exp(1/8) and its z-scores have unit spread; the plain mean
+    is correct too but noisier."""
+    rng = np.random.default_rng(11)
+    reps, n = 4000, 60
+    x = rng.standard_normal((reps, n))
+    y = np.exp(x / 2) + 0.3 * rng.standard_normal((reps, n))
+    truth = np.exp(1 / 8)
+    est = analysis.control_variate_mean(y.T, x.T, 0.0)  # trials on axis 0, replications after
+    z = (est.mean - truth) / est.sem
+    z_plain = (est.plain_mean - truth) / est.plain_sem
+    # Unbiased: the mean error is well inside its own Monte Carlo error (sd / sqrt(reps)).
+    assert abs(np.mean(est.mean - truth)) < 3 * np.std(est.mean) / np.sqrt(reps)
+    assert abs(z.mean()) < 0.1
+    assert 0.93 < z.std() < 1.07
+    assert abs(z_plain.mean()) < 0.1
+    # The standard error matches the estimate's actual spread, and beats the plain one.
+    assert np.sqrt(np.mean(est.sem**2)) == pytest.approx(np.std(est.mean), rel=0.06)
+    assert np.std(est.mean) < 0.75 * np.std(est.plain_mean)
+    assert np.mean(np.abs(z) <= 2) == pytest.approx(0.954, abs=0.02)
+
+
+def test_control_variate_degenerate_cases():
+    rng = np.random.default_rng(2)
+    x = rng.normal(5.0, 2.0, size=(50, 3))
+    # Y exactly linear in X: the estimate is the line at E[X], with no error left.
+    est = analysis.control_variate_mean(1.5 + 3.0 * x, x, 4.0)
+    np.testing.assert_allclose(est.mean, 1.5 + 3.0 * 4.0, rtol=1e-12)
+    np.testing.assert_allclose(est.beta, 3.0, rtol=1e-12)
+    assert np.all(est.sem < 1e-10)
+    # Shifting the control and its known mean together changes nothing; scaling Y scales
+    # the estimate and its standard error.
+    y = x**2 + rng.standard_normal(x.shape)
+    est = analysis.control_variate_mean(y, x, 4.0)
+    moved = analysis.control_variate_mean(-2.5 * y, x + 7.0, 11.0)
+    np.testing.assert_allclose(moved.mean, -2.5 * est.mean, rtol=1e-10)
+    np.testing.assert_allclose(moved.sem, 2.5 * est.sem, rtol=1e-10)
+    # A constant control carries no information: the plain mean and its standard error.
+    est = analysis.control_variate_mean(y, np.ones_like(y), 1.0)
+    np.testing.assert_allclose(est.mean, y.mean(axis=0))
+    np.testing.assert_allclose(est.sem, y.std(axis=0, ddof=1) / np.sqrt(len(y)))
+    np.testing.assert_array_equal(est.beta, 0.0)
+    with pytest.raises(ValueError, match="shape"):
+        analysis.control_variate_mean(y, x[:, :2], 0.0)
+    with pytest.raises(ValueError, match="3 trials"):
+        analysis.control_variate_mean(y[:2], x[:2], 0.0)
+
+
+def _sweep_dataset(default_cfg, default_grid, rho, seed, trials, cps, modes=("lumped",)):
+    """One sweep-like engine run as a merged-style dataset (docs/model.md §6, §9)."""
+    import xarray as xr  # noqa: F401  (the dataset type)
+
+    from energy_routing import mcio
+
+    wl = grids.workload(default_grid, default_cfg, rho)
+    res = montecarlo.simulate(
+        wl,
+        routing_error=0.0,
+        checkpoints=cps,
+        trials=trials,
+        root_seed=seed,
+        scenario_key=montecarlo.scenario_key(f"test-cv-rho{rho:g}"),
+        consumption=modes,
+    )
+    mu, sigma = montecarlo.drift_volatility(wl, 0.0)
+    ds = mcio.result_to_dataset(
+        res, routing_error=0.0, mu=mu, sigma=sigma, attrs={"provisioning": rho}, dt_s=1.0
+    )
+    ds["deficit_mean_J"] = ds.deficit_J.mean("trial")
+    ds["deficit_sem_J"] = ds.deficit_J.std("trial", ddof=1) / np.sqrt(ds.sizes["trial"])
+    return wl, ds
+
+
+@pytest.mark.parametrize("rho", [0.95, 1.0])
+def test_control_variate_on_the_engine_is_standard_normal_against_exact_theory(
+    default_cfg, default_grid, rho
+):
+    """Lumped engine runs at 16 seeds: the control-variate z against the exact discrete
+    E[D_T] (docs/model.md §11) is N(0, 1)-ish (mean, spread, chi-square), and the
+    control's own mean is mu T."""
+    cps = np.array([300, 1000, 3000, 10_000])
+    zs, zx, ratio = [], [], []
+    for seed in range(16):
+        wl, ds = _sweep_dataset(default_cfg, default_grid, rho, seed, 150, cps)
+        y, se = analysis.mean_deficit_curve(ds, 0.0, "lumped")
+        exact = theory.exact_deficit_curve(wl, 0.0, cps).expected_J
+        zs.append((y - exact) / se)
+        s = ds.battery_J.sel(consumption="lumped").isel(routing_error=0).to_numpy()
+        mu = float(ds.mu_J_per_slot[0])
+        zx.append((s.mean(0) - mu * cps) / (s.std(0, ddof=1) / np.sqrt(len(s))))
+        ratio.append(se / ds.deficit_sem_J.sel(consumption="lumped").isel(routing_error=0))
+    zs, zx = np.array(zs), np.array(zx)
+    last = zs[:, -1]  # independent across seeds
+    assert abs(last.mean()) < 3 / np.sqrt(len(last))
+    assert 0.5 < last.std(ddof=1) < 1.6
+    assert float(np.sum(last**2)) < 40.0  # chi-square, 16 dof: p < 0.001 above 39.3
+    assert np.max(np.abs(zs)) < 4.0
+    assert np.max(np.abs(zx)) < 4.0
+    if rho < 1:
+        # The deficit side: D_T ~ -S_T, the control removes most of the noise.
+        assert np.median(np.array(ratio)[:, -1]) < 0.3
+
+
+def test_control_variate_serves_distributed_consumption_with_the_lumped_walk(
+    default_cfg, default_grid
+):
+    """The distributed deficit shares the lumped walk's randomness, so the lumped position
+    is its control too: the estimate agrees with the plain mean and is more precise."""
+    cps = np.array([1000, 5000, 20_000])
+    _, ds = _sweep_dataset(
+        default_cfg, default_grid, 0.95, 3, 200, cps, modes=("lumped", "distributed")
+    )
+    for mode in ("lumped", "distributed"):
+        y, se = analysis.mean_deficit_curve(ds, 0.0, mode)
+        y0, se0 = analysis.mean_deficit_curve(ds, 0.0, mode, "plain")
+        np.testing.assert_allclose(y0, ds.deficit_mean_J.sel(consumption=mode)[0])
+        assert np.all(np.abs(y - y0) < 4 * se0)
+        assert np.all(se < 0.5 * se0)
+    # Without a lumped battery there is no control: the plain mean.
+    dist = ds.sel(consumption=["distributed"])
+    y, se = analysis.mean_deficit_curve(dist, 0.0, "distributed")
+    np.testing.assert_array_equal(se, dist.deficit_sem_J.sel(consumption="distributed")[0])
+    with pytest.raises(ValueError, match="estimator"):
+        analysis.mean_deficit_curve(ds, 0.0, "lumped", "bootstrap")
+
+
+def test_deviation_points_carry_both_estimates_and_agreement_reads_either(
+    default_cfg, default_grid
+):
+    cps = montecarlo.log_checkpoints(10, 20_000, 40)
+    wl, ds = _sweep_dataset(default_cfg, default_grid, 0.95, 5, 100, cps)
+    pts = analysis.deviation_points({"s": ds}, workloads={"s": wl}, per_scenario=100)
+    T = ds.time.to_numpy().astype(float)
+    mu, sigma = float(ds.mu_J_per_slot[0]), float(ds.sigma_J_per_sqrt_slot[0])
+    keep = np.isin(T, pts["T"])
+    scale = sigma * np.sqrt(2 * T[keep] / np.pi)
+    plain = ds.deficit_mean_J.sel(consumption="lumped")[0].to_numpy()[keep]
+    np.testing.assert_allclose(pts["g_plain"], (plain - np.maximum(0, -mu * T[keep])) / scale)
+    _, se = analysis.mean_deficit_curve(ds, 0.0, "lumped")
+    np.testing.assert_allclose(pts["g_sem"], se[keep] / scale)
+    assert np.all(pts["g_sem"] <= pts["g_plain_sem"] * 1.05)
+    inside = ((pts["g"] - pts["g_exact"]).abs() <= 2 * pts["g_sem"]).mean()
+    inside_plain = ((pts["g_plain"] - pts["g_exact"]).abs() <= 2 * pts["g_plain_sem"]).mean()
+    assert analysis.agreement_by_mode(pts, "exact")["lumped"] == pytest.approx(inside)
+    assert analysis.agreement_by_mode(pts, "exact", plain=True)["lumped"] == pytest.approx(
+        inside_plain
+    )
+    shown = analysis.exact_consistency(pts)
+    plain_check = analysis.exact_consistency(pts, plain=True)
+    last = pts.iloc[-1]
+    assert shown["z_at_t_max"]["s"] == pytest.approx((last.g - last.g_exact) / last.g_sem)
+    assert plain_check["z_at_t_max"]["s"] == pytest.approx(
+        (last.g_plain - last.g_exact) / last.g_plain_sem
+    )

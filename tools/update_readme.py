@@ -86,6 +86,14 @@ def results_block(results: Path) -> str:
             )
             + ".",
         ]
+        plain = agree.get("deviation_points_within_2se_exact_plain")
+        if agree.get("deviation_estimator") == "control_variate" and plain:
+            lines[-1] += (
+                " The points are control-variate means (docs/model.md §11.7); the plain mean"
+                " over trials gives "
+                + ", ".join(f"{v:.0%} ({k})" for k, v in plain.items())
+                + " against the exact walk."
+            )
         check = agree.get("exact_consistency") or {}
         if check:
             lines[-1] += (
@@ -237,6 +245,14 @@ def detector_block(bench: Path) -> str:
     return table.read_text().strip()
 
 
+def fig2_agreement_block(bench: Path) -> str:
+    """Fig. 2's agreement with the exact walk over seeds (benchmarks/fig2_agreement.md)."""
+    table = bench.with_name("fig2_agreement.md")
+    if not table.exists():
+        return "Run `benchmarks/fig2_agreement.py` to measure Fig. 2's agreement over seeds."
+    return table.read_text().strip()
+
+
 def speed_block(bench: Path) -> str:
     b = json.loads(bench.read_text())
     lines = [
@@ -294,6 +310,7 @@ def main() -> None:
     if args.bench.exists():
         text = _replace(text, "speed", speed_block(args.bench))
     text = _replace(text, "detector", detector_block(args.bench))
+    text = _replace(text, "fig2_agreement", fig2_agreement_block(args.bench))
     text = _replace(text, "decisions", decisions_block(args.results))
     readme.write_text(text)
 

@@ -182,7 +182,9 @@ def fig_deviation(mc_points: pd.DataFrame | None = None, modes=("lumped",)):
 
     The closed form :func:`energy_routing.theory.deviation_g` as a line; Monte Carlo
     estimates (columns ``r``, ``g``, ``g_sem``, ``consumption``) as points with error bars
-    when given, one marker per consumption mode in ``modes``.
+    when given, one marker per consumption mode in ``modes``; when the points also carry
+    the plain mean (``g_plain``), ``g`` is the control-variate estimate of
+    :func:`energy_routing.analysis.deviation_points` and the legend says so.
     """
     r = np.linspace(-4, 4, 401)
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
@@ -201,6 +203,7 @@ def fig_deviation(mc_points: pd.DataFrame | None = None, modes=("lumped",)):
             label="exact discrete walk (lumped)",
         )
     if mc_points is not None and len(mc_points):
+        estimate = ", control variate" if "g_plain" in mc_points else ""
         for mode in modes:
             pts = mc_points[mc_points["consumption"] == mode]
             ax.errorbar(
@@ -211,7 +214,7 @@ def fig_deviation(mc_points: pd.DataFrame | None = None, modes=("lumped",)):
                 ms=4,
                 capsize=2,
                 alpha=0.8,
-                label=f"Monte Carlo, {mode} (±2 s.e.)",
+                label=f"Monte Carlo, {mode}{estimate} (±2 s.e.)",
             )
     ax.axvline(0, color="0.6", lw=0.8, ls=":")
     ax.set_xlabel(r"$r = \mu\sqrt{T}/\sigma$ [-]")

@@ -217,6 +217,20 @@ def _reading_deviation(sweep: dict | None) -> str:
                 + ", ".join(f"{share:.0%} ({mode})" for mode, share in exact.items())
                 + " within two standard errors."
             )
+        plain = sweep.get("deviation_points_within_2se_exact_plain") or {}
+        if sweep.get("deviation_estimator") == "control_variate":
+            text += (
+                " The points are control-variate means (the free walk position, whose mean "
+                "mu T is exact, removes most of the noise on the deficit side; "
+                "docs/model.md §11.7)"
+                + (
+                    "; with the plain mean over trials "
+                    + ", ".join(f"{share:.0%} ({mode})" for mode, share in plain.items())
+                    + " lie within two standard errors of the exact walk."
+                    if plain
+                    else "."
+                )
+            )
     return text
 
 
