@@ -75,10 +75,21 @@ def test_carbon_figure_names_source_and_year():
 
     from energy_routing import figures_realworld as fr
 
-    fig = fr.fig_carbon({"eps 0": 6.7e5, "eps 0.2": 1.35e7}, carbon.intensity("USA-NC"))
+    c = carbon.intensity("USA-NC")
+    part = {"region_name": c.name, "g_co2e_per_kWh": c.g_per_kWh, "source": c.source}
+    rows = [
+        {"scenario": "fig4", "routing_error": e, "consumption": m, "kg_co2e": k, "kg_co2e_sem": s}
+        for e, k, s in ((0.0, 0.05, 0.003), (0.2, 1.1, 0.05))
+        for m in ("lumped", "distributed")
+    ]
+    fig = fr.fig_carbon(rows, {**part, "year": c.year})
     ax = fig.axes[0]
     assert "[kg CO2e]" in ax.get_xlabel() and "2023" in ax.get_title()
-    assert any("eGRID" in t.get_text() for t in ax.texts)
+    assert any("eGRID" in t.get_text() for t in fig.texts)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["fig4, ε = 0", "fig4, ε = 0.2"]
+    plt.close(fig)
+    fig = fr.fig_carbon(rows, {**part, "year": None})
+    assert "no year stated" in fig.axes[0].get_title()
     plt.close(fig)
 
 

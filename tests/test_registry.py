@@ -64,6 +64,9 @@ def test_stage_config_takes_only_the_declared_keys():
         "montecarlo": {"seed": 1, "t_min": 10, "checkpoints": 5, "chunk_slots": 64, "trials": 9},
         "arrival_rate": 1.0,
         "harvest": {"variance_scale": 1.0},
+        "dt_s": 1.0,
+        "supply": {"model": "iid"},
+        "load": {"amplitude": 0.0},
         "figures": {"dpi": 10},
     }
     got = json.loads(registry.stage_config(cfg, "mc_shard", scenario={"t_max": 5}))
@@ -71,6 +74,9 @@ def test_stage_config_takes_only_the_declared_keys():
         "montecarlo": {"seed": 1, "t_min": 10, "checkpoints": 5, "chunk_slots": 64},
         "arrival_rate": 1.0,
         "harvest": {"variance_scale": 1.0},
+        "dt_s": 1.0,
+        "supply": {"model": "iid"},
+        "load": {"amplitude": 0.0},
         "scenario": {"t_max": 5},
     }
     with pytest.raises(KeyError):

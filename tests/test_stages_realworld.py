@@ -26,6 +26,7 @@ def run(tmp_path_factory):
     d = tmp_path_factory.mktemp("realworld")
     cfg = config.load(ROOT / ".test" / "config.yaml")
     cfg["realworld"].update(trials=3, horizon_days=0.5)
+    cfg["realworld"]["storage"].update(trials=3, horizon_days=1.0, provisioning=[1.0])
     paths = characterize_into(cfg, d)
     regimes = d / "regimes_fig4.json"
     regimes.write_text(
@@ -35,8 +36,18 @@ def run(tmp_path_factory):
                 "t_max": 20000.0,
                 "trials": 8,
                 "rows": [
-                    {"routing_error": 0.0, "consumption": "lumped", "mean_D_Tmax_J": 3.6e6},
-                    {"routing_error": 0.2, "consumption": "lumped", "mean_D_Tmax_J": 7.2e6},
+                    {
+                        "routing_error": 0.0,
+                        "consumption": "lumped",
+                        "mean_D_Tmax_J": 3.6e6,
+                        "sem_D_Tmax_J": 3.6e5,
+                    },
+                    {
+                        "routing_error": 0.2,
+                        "consumption": "lumped",
+                        "mean_D_Tmax_J": 7.2e6,
+                        "sem_D_Tmax_J": 0.0,
+                    },
                 ],
             }
         )
@@ -58,6 +69,12 @@ def run(tmp_path_factory):
         table_csv=d / "day_night.csv",
         part_json=d / "day_night.json",
     )
+    realworld.site_storage(
+        json.loads(registry.stage_config(cfg, "site_storage")),
+        grid_nc=paths["grid"],
+        dataset=d / "site_storage.nc",
+        part_json=d / "site_storage.json",
+    )
     return {"dir": d, "cfg": cfg, **paths}
 
 
@@ -68,6 +85,8 @@ def test_carbon_part_has_intensity_source_and_year(run):
     kg = [r["kg_co2e"] for r in part["rows"]]
     # 3.6e6 J is one kWh: its emissions are the intensity in kg.
     assert kg == pytest.approx([c.g_per_kWh / 1000, 2 * c.g_per_kWh / 1000], rel=1e-12)
+    sem = [r["kg_co2e_sem"] for r in part["rows"]]
+    assert sem == pytest.approx([c.g_per_kWh / 10000, 0.0], rel=1e-12)
 
 
 def test_calibration_keeps_modelled_and_external_apart(run):
@@ -96,10 +115,39 @@ def test_day_night_rows_and_storage(run):
     assert 1e6 < part["storage"]["day-night"]["daily_mean_J"] < 1e8
 
 
+def test_day_night_differences_are_paired(run):
+    """The extra over the i.i.d. harvest is the mean of per-trial differences: its standard
+    error is that of the differences, not the combination of the two means'."""
+    table = pd.read_csv(run["dir"] / "day_night.csv").set_index(["harvest", "load"])
+    end = table["horizon_slots"].max()
+    at = table[table["horizon_slots"] == end]
+    ref = at.loc[("iid", "flat")]
+    assert ref["extra_J"] == 0 and ref["extra_sem_J"] == 0
+    row = at.loc[("tmy", "aligned")]
+    assert row["extra_J"] == pytest.approx(row["mean_J"] - ref["mean_J"], rel=1e-9)
+
+
+def test_site_storage_part(run):
+    part = json.loads((run["dir"] / "site_storage.json").read_text())
+    assert part["horizon_slots"] == 86400 and part["trials"] == 3
+    rows = {r["capacity_J"]: r for r in part["rows"]}
+    assert set(rows) == {1.0e6, 3.0e7, None}
+    # The unbounded store needs the least auxiliary energy; more capacity never costs more.
+    site = [rows[c]["tmy_kWh_per_day"] for c in (1.0e6, 3.0e7, None)]
+    assert site[0] >= site[1] >= site[2] > 0
+    for r in part["rows"]:
+        assert r["excess_kWh_per_day"] == pytest.approx(
+            r["tmy_kWh_per_day"] - r["iid_kWh_per_day"], rel=1e-9, abs=1e-12
+        )
+    assert 1e6 < part["trace_storage_J"]["daily_mean_J"] < 1e8
+
+
 def test_study_horizons():
-    assert list(realworld.study_horizons(1.0, 1.0)) == [21600, 43200, 64800, 86400]
-    assert list(realworld.study_horizons(0.1, 1.0)) == [8640]
-    assert list(realworld.study_horizons(1.0, 3600.0)) == [6, 12, 18, 24]
+    from energy_routing.engine.studies import study_horizons
+
+    assert list(study_horizons(1.0, 1.0)) == [21600, 43200, 64800, 86400]
+    assert list(study_horizons(0.1, 1.0)) == [8640]
+    assert list(study_horizons(1.0, 3600.0)) == [6, 12, 18, 24]
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +159,8 @@ def drawn(run) -> list[str]:
         "calibration_json": d / "calibration.json",
         "day_night_csv": d / "day_night.csv",
         "day_night_json": d / "day_night.json",
+        "site_storage_json": d / "site_storage.json",
+        "carbon_json": d / "carbon.json",
     }
     cfg = json.loads(registry.stage_config(run["cfg"], "figures"))
     for fig in RW_FIGURES:
@@ -128,10 +178,11 @@ def test_every_realworld_figure_draws(fig, run, drawn):
 def test_report_section(run, drawn):
     d = run["dir"]
     parts = {"grid": run["part"]}
-    parts.update({k: d / f"{k}.json" for k in ("carbon", "calibration", "day_night")})
+    studies = ("carbon", "calibration", "day_night", "site_storage")
+    parts.update({k: d / f"{k}.json" for k in studies})
     publish.summary(parts, d / "summary.json")
     s = json.loads((d / "summary.json").read_text())
-    assert {"carbon", "calibration", "day_night"} <= set(s)
+    assert set(studies) <= set(s)
     text = report.build_markdown(s, pd.read_csv(run["models"]), pd.read_csv(run["tasks"]), [], d)
     assert "## Real-world inputs" in text
     for words in (
@@ -200,10 +251,13 @@ BAD = [
     ({"hardware": {"accelerator": "TPU"}}, "'hardware.accelerator' must be one of"),
     ({"carbon": {"region": "XYZ"}}, "'carbon.region'"),
     ({"carbon": {"source": "owid"}}, "'carbon.source' must be one of"),
-    ({"supply": {"model": "ar1"}}, "'supply.model'"),
-    ({"supply": {"phi": 1.0}}, "'supply.phi' must be < 1"),
+    ({"supply": {"model": "wind"}}, "'supply.model' must be one of"),
+    ({"supply": {"phi": 0.5}}, "'supply.phi' (0.5) applies to supply.model ar1 only"),
+    ({"supply": {"model": "ar1", "phi": 1.0}}, "'supply.phi' must be < 1"),
     ({"supply": {"solar": {"weather_file": "x.csv"}}}, "'supply.solar.weather_file'"),
-    ({"load": {"amplitude": 0.3}}, "'load.amplitude'"),
+    ({"load": {"amplitude": 1.3}}, "'load.amplitude' must be <= 1"),
+    ({"realworld": {"storage": {"capacity_J": [0]}}}, "'realworld.storage.capacity_J"),
+    ({"realworld": {"storage": {"horizon_days": 0.5}}}, "'realworld.storage.horizon_days'"),
     ({"realworld": {"trials": 1}}, "'realworld.trials' must be >= 2"),
     ({"realworld": {"horizon_days": 0}}, "'realworld.horizon_days' must be > 0"),
     ({"realworld": {"colour": 1}}, "'realworld.colour' is not a known key"),
@@ -237,7 +291,9 @@ def test_tiny_run_has_the_realworld_outputs(tiny_run):
     assert s["carbon"]["rows"] and all(r["kg_co2e"] > 0 for r in s["carbon"]["rows"])
     assert s["day_night"]["trials"] == 4 and s["day_night"]["cycle_cost"]["sem_J"] > 0
     assert set(s["calibration"]["by_accelerator"]) == set(catalogue.ACCELERATORS)
-    for path in ("tables/calibration.csv", "tables/sensitivity.csv", "realworld/day_night.csv"):
+    assert s["site_storage"]["trials"] == 3 and s["site_storage"]["rows"]
+    tables = ("tables/calibration.csv", "tables/sensitivity.csv", "realworld/day_night.csv")
+    for path in (*tables, "realworld/site_storage.nc"):
         assert (res / path).is_file(), path
     for fig in RW_FIGURES:
         assert (res / "figures" / f"{fig.stem}.png").is_file(), fig.stem
@@ -248,6 +304,6 @@ def test_tiny_run_has_the_realworld_outputs(tiny_run):
 def test_single_run_skips_the_studies(single_run):
     res = single_run / "results"
     s = json.loads((res / "summary.json").read_text())
-    assert not {"carbon", "calibration", "day_night"} & set(s)
+    assert not {"carbon", "calibration", "day_night", "site_storage"} & set(s)
     assert not (res / "tables" / "calibration.csv").exists()
     assert not list((res / "figures").glob("fig_day_night*"))

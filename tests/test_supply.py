@@ -214,24 +214,6 @@ def test_nhpp_arrivals_follow_the_rate():
     np.testing.assert_allclose(per_type / per_type.sum(), mix, atol=0.01)
 
 
-# --- diffusion with the long-run variance ------------------------------------------------
-
-
-def test_ar1_deficit_follows_the_long_run_diffusion(default_grid):
-    e = default_grid["e_lb_J"].to_numpy()
-    mix = default_grid["mix"].to_numpy()
-    c_lb = float(default_grid["c_lb_J_per_slot"])
-    cons_var = float(default_grid["consumption_var_J2_per_slot"])
-    phi, horizon = 0.9, 20000
-    model = supply.GammaAR1Harvest(c_lb, VAR, phi)
-    res = supply.deficit_study(model, e, mix, 1.0, [horizon], trials=200, seed=11)
-    sigma = supply.diffusion_sigma(VAR, phi, cons_var)
-    closed = sigma * math.sqrt(2 * horizon / math.pi)
-    iid_sigma = supply.diffusion_sigma(VAR, 0.0, cons_var)
-    assert sigma / iid_sigma > 3
-    assert abs(res["mean_J"][0] - closed) < 4 * res["sem_J"][0] + 0.05 * closed
-
-
 def test_figures(pv):
     import matplotlib.pyplot as plt
 
@@ -250,24 +232,18 @@ def test_figures(pv):
     plt.close(fig)
 
 
-def test_day_night_summary_differences():
-    rows = [
-        {"harvest": "iid", "load": "flat", "horizon_slots": 10, "mean_J": 5.0, "sem_J": 3.0},
-        {"harvest": "tmy", "load": "aligned", "horizon_slots": 10, "mean_J": 9.0, "sem_J": 4.0},
-    ]
-    out = supply.day_night_summary(rows, {"tmy": {"annual_J": 1.0}})
-    assert out[1]["extra_J"] == 4.0 and out[1]["extra_sem_J"] == 5.0
-    assert out[0]["extra_J"] == 0.0 and out[-1] == {"storage": "tmy", "annual_J": 1.0}
-
-
-def test_harvest_model_from_a_config_section():
-    assert isinstance(supply.harvest_model(None, MEAN, VAR), supply.IIDGammaHarvest)
-    ar1 = supply.harvest_model({"model": "ar1", "phi": 0.5}, MEAN, VAR)
-    assert isinstance(ar1, supply.GammaAR1Harvest) and ar1.phi == 0.5
-    solar = supply.harvest_model({"model": "solar", "solar": {"tilt_deg": 25.0}}, MEAN, VAR)
+def test_supply_from_a_config():
+    assert supply.Supply.from_config({}).is_default
+    ar1 = supply.Supply.from_config({"supply": {"model": "ar1", "phi": 0.5}})
+    model = ar1.harvest_model(MEAN, VAR)
+    assert isinstance(model, supply.GammaAR1Harvest) and model.phi == 0.5
+    cfg = {"supply": {"model": "solar", "solar": {"tilt_deg": 25.0}}}
+    solar = supply.Supply.from_config(cfg).harvest_model(MEAN, VAR)
     assert isinstance(solar, supply.SolarHarvest) and solar.resample_days
     assert solar.hourly_W.mean() == pytest.approx(MEAN)
-    with pytest.raises(ValueError, match="allowed: iid, ar1, solar"):
-        supply.harvest_model({"model": "wind"}, MEAN, VAR)
+    aligned = supply.Supply.from_config({"load": {"amplitude": 0.5}})
+    opposite = supply.Supply.from_config({"load": {"amplitude": 0.5, "phase": "misaligned"}})
+    assert aligned.harvest == "iid" and 11.0 < aligned.load_peak_hour < 14.0
+    assert opposite.load_peak_hour == pytest.approx((aligned.load_peak_hour + 12.0) % 24.0)
     with pytest.raises(ValueError, match="pvlib ships"):
         supply.weather_file("nowhere.csv")

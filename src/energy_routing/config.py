@@ -262,17 +262,11 @@ def _expand_catalogue(cfg: dict) -> dict:
     (:func:`energy_routing.catalogue.expand_config`), so every stage sees numbers."""
     from energy_routing import catalogue
 
-    if cfg["supply"]["model"] != "iid":
+    sup = cfg["supply"]
+    if sup["model"] != "ar1" and sup["phi"] != 0:
         raise ConfigError(
-            f"config key 'supply.model' is {cfg['supply']['model']!r}, but the Monte Carlo "
-            "engine runs the i.i.d. Gamma harvest only (iid); the ar1 and solar harvests run "
-            "in the realworld day-night study and in energy_routing.supply"
-        )
-    if cfg["load"]["amplitude"] != 0:
-        raise ConfigError(
-            f"config key 'load.amplitude' is {cfg['load']['amplitude']}, but the Monte Carlo "
-            "engine runs a flat load only (0); daily load cycles run in the realworld "
-            "day-night study (realworld.amplitude)"
+            f"config key 'supply.phi' ({sup['phi']}) applies to supply.model ar1 only, "
+            f"not {sup['model']!r}; remove it or set supply.model: ar1"
         )
     rw = cfg["realworld"]
     if rw["activate"]:

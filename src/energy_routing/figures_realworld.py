@@ -21,6 +21,7 @@ __all__ = [
     "fig_carbon",
     "fig_day_night",
     "fig_sensitivity",
+    "fig_site_storage",
     "fig_solar_profile",
 ]
 
@@ -79,7 +80,7 @@ def fig_day_night(rows, storage: dict | None = None, dt_s: float = 1.0):
     Parameters
     ----------
     rows : list of dict or pandas.DataFrame
-        From :func:`energy_routing.supply.day_night_study` (``harvest``, ``load``,
+        From :func:`energy_routing.engine.studies.day_night_study` (``harvest``, ``load``,
         ``horizon_slots``, ``mean_J``, ``sem_J``).
     storage : dict, optional
         Its second return value (J).
@@ -266,33 +267,127 @@ def fig_sensitivity(table: pd.DataFrame, horizon: float):
     return fig
 
 
-def fig_carbon(aux_J: dict, intensity):
-    """Auxiliary energy as emissions for one region (docs/model.md §13).
+def fig_carbon(rows, intensity: dict):
+    """Mean auxiliary energy at T_max as emissions for one grid region, with 95%
+    intervals over trials (docs/model.md §13).
 
     Parameters
     ----------
-    aux_J : dict
-        Label -> auxiliary energy [J] (e.g. mean D_T at T_max per routing error).
-    intensity : energy_routing.carbon.CarbonIntensity
-        The region's intensity, source and year.
+    rows : list of dict or pandas.DataFrame
+        The carbon stage's rows: ``scenario``, ``routing_error``, ``consumption``,
+        ``kg_co2e`` and its standard error ``kg_co2e_sem`` [kg CO2e].
+    intensity : dict
+        ``region_name``, ``g_co2e_per_kWh``, ``source`` and ``year`` (None when not stated).
     """
-    labels = list(aux_J)
-    kg = np.array([aux_J[k] for k in labels]) / J_PER_KWH * intensity.g_per_kWh / 1000
-    fig, ax = plt.subplots(figsize=(7, 0.5 * len(labels) + 1.8))
-    sns.barplot(x=kg, y=labels, ax=ax, color=sns.color_palette()[0])
-    year = f", {intensity.year}" if intensity.year else ""
+    df = pd.DataFrame(rows)
+    df["case"] = [
+        f"{s}, ε = {e:g}" for s, e in zip(df["scenario"], df["routing_error"], strict=True)
+    ]
+    fig, ax = plt.subplots(
+        figsize=(7.5, 0.45 * df["case"].nunique() * df["consumption"].nunique() + 2.2)
+    )
+    modes = list(dict.fromkeys(df["consumption"]))
+    cases = list(dict.fromkeys(df["case"]))
+    height = 0.8 / len(modes)
+    for k, (mode, color) in enumerate(
+        zip(modes, sns.color_palette(n_colors=len(modes)), strict=True)
+    ):
+        g = df[df["consumption"] == mode].set_index("case").loc[cases]
+        y = np.arange(len(cases)) + (k - (len(modes) - 1) / 2) * height
+        ax.barh(
+            y,
+            g["kg_co2e"],
+            height=height,
+            color=color,
+            label=f"{mode} consumption",
+            xerr=1.96 * g["kg_co2e_sem"],
+            error_kw={"lw": 1, "capsize": 2},
+        )
+    ax.set_yticks(np.arange(len(cases)), cases)
+    ax.invert_yaxis()
+    year = f", {intensity['year']}" if intensity.get("year") else ", no year stated"
     ax.set(
-        xlabel="Emissions of the auxiliary energy [kg CO2e]",
+        xscale="log",
+        xlabel="Emissions of the mean auxiliary energy at T_max [kg CO2e]",
         ylabel="",
-        title=f"{intensity.name}: {intensity.g_per_kWh:.0f} g CO2e/kWh{year}",
+        title=f"{intensity['region_name']}: {intensity['g_co2e_per_kWh']:.0f} g CO2e/kWh{year}",
     )
-    ax.text(
-        0.0,
-        -0.22,
-        f"source: {intensity.source}",
-        transform=ax.transAxes,
-        fontsize="x-small",
-        va="top",
+    ax.legend(fontsize="small", loc="lower right")
+    fig.text(
+        0.01, 0.01, f"source: {intensity['source']}", fontsize="xx-small", va="bottom", wrap=True
     )
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return fig
+
+
+def fig_site_storage(part: dict):
+    """Auxiliary energy per day against the store's capacity at a real site and for the
+    i.i.d. harvest of the same mean, with 95% intervals over paired trials
+    (docs/model.md §12.7, §13).
+
+    Parameters
+    ----------
+    part : dict
+        :func:`energy_routing.stages.realworld.site_storage_summary`: ``rows`` per
+        provisioning and capacity (None = unbounded) with ``<harvest>_kWh_per_day`` and
+        ``<harvest>_sem_kWh_per_day``, ``trace_storage_J`` of the deterministic trace.
+    """
+    df = pd.DataFrame(part["rows"])
+    finite = df["capacity_J"].dropna()
+    top = float(finite.max()) if len(finite) else 1.0
+    unbounded_at = top * 3.0  # where the unbounded store is drawn
+    df["cap_kWh"] = df["capacity_J"].fillna(unbounded_at) / J_PER_KWH
+    fig, ax = plt.subplots(figsize=(7.5, 5.2))
+    harvests = [
+        c.removesuffix("_kWh_per_day")
+        for c in df.columns
+        if c.endswith("_kWh_per_day") and "_sem_" not in c and not c.startswith("excess")
+    ]
+    colors = dict(zip(harvests, sns.color_palette(n_colors=len(harvests)), strict=True))
+    styles = ["-", "--", ":", "-."]
+    for k, (rho, g) in enumerate(df.groupby("provisioning")):
+        g = g.sort_values("cap_kWh")
+        for h in harvests:
+            y = g[f"{h}_kWh_per_day"].to_numpy()
+            e = 1.96 * g[f"{h}_sem_kWh_per_day"].to_numpy()
+            label = {"iid": "i.i.d. Gamma harvest", "tmy": "real site (TMY weather)"}.get(h, h)
+            # on the log axis a bar reaching below zero is cut at a tenth of the mean
+            ax.errorbar(
+                g["cap_kWh"],
+                y,
+                yerr=[np.minimum(e, 0.9 * y), e],
+                fmt=styles[k % 4],
+                marker="o",
+                ms=4,
+                capsize=2,
+                color=colors[h],
+                label=f"{label}, ρ = {rho:g}",
+            )
+    trace = part.get("trace_storage_J", {})
+    for key, name in (("daily_mean_J", "mean night"), ("daily_p95_J", "95th-percentile night")):
+        if key in trace:
+            ax.axvline(trace[key] / J_PER_KWH, color="0.4", lw=0.8, ls=":")
+            ax.text(
+                trace[key] / J_PER_KWH,
+                1.0,
+                f" {name}",
+                transform=ax.get_xaxis_transform(),
+                rotation=90,
+                va="top",
+                ha="right",
+                fontsize="x-small",
+                color="0.3",
+            )
+    ticks = [*sorted(set(finite / J_PER_KWH)), unbounded_at / J_PER_KWH]
+    ax.set_xticks(ticks, [*(f"{t:.3g}" for t in ticks[:-1]), "∞"])
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="Store capacity [kWh] (95% charge and discharge efficiency)",
+        ylabel="Mean auxiliary energy [kWh/day]",
+        title=f"Empty store at midnight, {part['horizon_days']:.3g} days, "
+        f"{part['trials']} paired trials",
+    )
+    ax.legend(fontsize="x-small", loc="center right")
     fig.tight_layout()
     return fig

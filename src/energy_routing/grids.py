@@ -297,11 +297,13 @@ def workload(grid: xr.Dataset, cfg: dict, provisioning: float = 1.0):
     grid : xarray.Dataset
         Output of :func:`task_grid`.
     cfg : dict
-        Validated config (``arrival_rate`` and ``harvest`` are read).
+        Validated config (``arrival_rate``, ``harvest``, ``dt_s``, and ``supply`` and
+        ``load`` for the time structure of harvest and arrivals, docs/model.md §13).
     provisioning : float
         rho = R_bar / C_LB [-].
     """
     from energy_routing.montecarlo import Workload
+    from energy_routing.supply import Supply
 
     models = list(grid.model.values)
     h = harvest_parameters(grid, cfg, provisioning)
@@ -314,6 +316,8 @@ def workload(grid: xr.Dataset, cfg: dict, provisioning: float = 1.0):
         arrival_rate=float(cfg["arrival_rate"]),
         harvest_mean_J=h["harvest_mean_J"],
         harvest_var_J2=h["harvest_var_J2"],
+        dt_s=float(cfg.get("dt_s", 1.0)),
+        supply=Supply.from_config(cfg),
     )
 
 

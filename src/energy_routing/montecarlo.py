@@ -74,6 +74,7 @@ from energy_routing.engine.energy import EnergyLaw, energy_stream
 from energy_routing.engine.kernels import STATE_FIELDS, SlotState, slot_chunk, slot_order
 from energy_routing.engine.policies import Myopic, Policy, last_start_slots
 from energy_routing.engine.storage import Storage
+from energy_routing.supply import Supply, draw_arrivals_nhpp
 
 __all__ = [
     "CONSUMPTION_MODES",
@@ -147,6 +148,10 @@ class Workload:
         Needed only by policies that defer (docs/model.md §12).
     dt_s : float, default 1
         Slot length [s], to turn ``slack_s`` into slots.
+    supply : energy_routing.supply.Supply, optional
+        Time structure of harvest and load (correlated or solar harvest, daily cycle of
+        the arrival rate; docs/model.md §13) around ``harvest_mean_J``, ``harvest_var_J2``
+        and ``arrival_rate``; None (or the default Supply) is the model of §6.
 
     Raises
     ------
@@ -164,6 +169,7 @@ class Workload:
     harvest_var_J2: float
     slack_s: np.ndarray | None = None
     dt_s: float = 1.0
+    supply: Supply | None = None
 
     def __post_init__(self) -> None:
         def put(name: str, value: object) -> None:
@@ -236,6 +242,11 @@ class Workload:
         if not np.isfinite(dt_s) or dt_s <= 0:
             raise ValueError(f"dt_s: must be finite and > 0, got {dt_s!r}")
         put("dt_s", dt_s)
+        if self.supply is not None:
+            if not isinstance(self.supply, Supply):
+                raise ValueError(f"supply: expected a Supply, got {type(self.supply).__name__}")
+            if self.supply.is_default:
+                put("supply", None)
         for arr in (mix, energy, profile, feasible):
             arr.setflags(write=False)
         best = best.astype(np.int64)
@@ -266,6 +277,14 @@ class Workload:
     def harvest_gamma(self) -> tuple[float, float]:
         """Shape [-] and scale [J] of the Gamma harvest, see :func:`harvest_gamma`."""
         return harvest_gamma(self.harvest_mean_J, self.harvest_var_J2)
+
+    @property
+    def harvest_long_run_var_J2(self) -> float:
+        """Long-run variance of the harvest [J^2/slot]: ``harvest_var_J2`` for i.i.d. slots,
+        else :meth:`energy_routing.supply.Supply.long_run_var_J2` (docs/model.md §7, §13)."""
+        if self.supply is None:
+            return self.harvest_var_J2
+        return self.supply.long_run_var_J2(self.harvest_mean_J, self.harvest_var_J2, self.dt_s)
 
 
 def harvest_gamma(mean_J: float, var_J2: float) -> tuple[float, float]:
@@ -389,9 +408,12 @@ def drift_volatility(workload: Workload, routing_error: float) -> tuple[float, f
 def lemma2(workload: Workload, mean_J: float, second_J2: float) -> tuple[float, float]:
     """Drift mu [J/slot] and volatility sigma [J/sqrt(slot)] of the lumped walk from the
     per-task energy's mean [J] and second moment [J^2] (Lemma 2, docs/model.md §7):
-    mu = R_bar - lambda E[e], sigma^2 = sigma_R^2 + lambda E[e^2]."""
+    mu = R_bar - lambda E[e], sigma^2 = sigma_R^2 + lambda E[e^2], with the harvest's
+    long-run variance as sigma_R^2 when its slots are correlated (docs/model.md §13).
+    A daily cycle of the arrival rate keeps lambda E[e^2] over whole days."""
     mu = workload.harvest_mean_J - workload.arrival_rate * mean_J
-    sigma = float(np.sqrt(workload.harvest_var_J2 + workload.arrival_rate * second_J2))
+    harvest_var = workload.harvest_long_run_var_J2
+    sigma = float(np.sqrt(harvest_var + workload.arrival_rate * second_J2))
     return float(mu), sigma
 
 
@@ -501,6 +523,11 @@ class EnginePlan:
     harvest_scale: float  # Gamma scale theta [J]
     harvest_mean: float  # [J]
     max_service: int  # S_max [slot]
+    harvest_model: object | None = None  # chunk generator (supply.py); None: the Gamma above
+    supply: Supply | None = None  # daily arrival cycle and harvest model, None: §6
+    mean_rate: float = 0.0  # lambda [1/slot]
+    mix: np.ndarray | None = None  # (K,) [1]
+    dt_s: float = 1.0  # [s]
 
     @classmethod
     def build(
@@ -535,7 +562,33 @@ class EnginePlan:
             harvest_scale=scale,
             harvest_mean=workload.harvest_mean_J,
             max_service=max(int(service_len.max()), 1),
+            harvest_model=None
+            if workload.supply is None or workload.supply.harvest == "iid"
+            else workload.supply.harvest_model(
+                workload.harvest_mean_J, workload.harvest_var_J2, workload.dt_s
+            ),
+            supply=workload.supply,
+            mean_rate=workload.arrival_rate,
+            mix=workload.mix,
+            dt_s=workload.dt_s,
         )
+
+    def start_trial(self, streams: tuple[np.random.Generator, ...]) -> SupplyState:
+        """The supply state of a new trial: the harvest model's initial state (drawn from
+        the harvest stream; nothing is drawn for the i.i.d. harvest) and slot 0."""
+        model = self.harvest_model
+        return SupplyState(
+            slot=0, harvest=None if model is None else model.init_state(streams[STREAM_HARVEST])
+        )
+
+
+@dataclass
+class SupplyState:
+    """What a trial carries from chunk to chunk besides the walk: the slots already drawn
+    (the daily cycles are functions of the slot) and the harvest model's state."""
+
+    slot: int
+    harvest: object = None
 
 
 @dataclass(frozen=True)
@@ -570,8 +623,9 @@ def draw_chunk(
     plan: EnginePlan,
     n_slots: int,
     harvest_out: np.ndarray,
+    state: SupplyState | None = None,
 ) -> ChunkDraws:
-    """Draw the randomness of one chunk of ``n_slots`` slots (docs/model.md §6, 8; stage 1).
+    """Draw the randomness of one chunk of ``n_slots`` slots (docs/model.md §6, 8, 13; stage 1).
 
     Parameters
     ----------
@@ -583,14 +637,28 @@ def draw_chunk(
         Chunk length L [slot].
     harvest_out : ndarray of float64
         Buffer of at least ``n_slots`` elements; its first ``n_slots`` receive R_t [J].
+    state : SupplyState, optional
+        The trial's supply state (:meth:`EnginePlan.start_trial`), advanced in place;
+        needed when the workload has a :class:`~energy_routing.supply.Supply` (daily
+        cycles and correlated harvests depend on the slot and on the past). Without one
+        the draws are those of the model of §6, which the supply leaves bit for bit.
 
     Returns
     -------
     ChunkDraws
         Arrival counts and slots, misrouting draws and the harvest view.
     """
-    counts = streams[STREAM_ARRIVALS].poisson(plan.mix_rate * n_slots)
-    slots = streams[STREAM_SLOTS].integers(0, n_slots, size=int(counts.sum()))
+    rates = None
+    if plan.supply is not None:
+        t0 = 0 if state is None else state.slot
+        rates = plan.supply.arrival_rates(t0 + np.arange(n_slots), plan.dt_s, plan.mean_rate)
+    if rates is None:
+        counts = streams[STREAM_ARRIVALS].poisson(plan.mix_rate * n_slots)
+        slots = streams[STREAM_SLOTS].integers(0, n_slots, size=int(counts.sum()))
+    else:
+        counts, slots = draw_arrivals_nhpp(
+            streams[STREAM_ARRIVALS], streams[STREAM_SLOTS], rates, plan.mix
+        )
     rng_route = streams[STREAM_ROUTING]
     eligible = plan.n_alternatives > 0
     if plan.routing_error > 0:
@@ -607,11 +675,19 @@ def draw_chunk(
         misrouted = np.zeros_like(counts)
         picks = np.zeros(0, dtype=np.int64)
     harvest = harvest_out[:n_slots]
-    if np.isfinite(plan.harvest_shape):
+    if plan.harvest_model is not None:
+        if state is None:
+            raise ValueError("state: a correlated or solar harvest needs the trial's state")
+        _, state.harvest = plan.harvest_model.draw(
+            streams[STREAM_HARVEST], n_slots, state.harvest, out=harvest
+        )
+    elif np.isfinite(plan.harvest_shape):
         streams[STREAM_HARVEST].standard_gamma(plan.harvest_shape, out=harvest)
         np.multiply(harvest, plan.harvest_scale, out=harvest)
     else:
         harvest.fill(plan.harvest_mean)
+    if state is not None:
+        state.slot += n_slots
     return ChunkDraws(counts, slots, misrouted, picks, harvest)
 
 
@@ -928,10 +1004,11 @@ def _run_trial(
     spread_buf = np.zeros(chunk_slots + n_carry)
     state[:] = 0.0
     next_cp = np.zeros(len(modes), dtype=np.int64)
+    supply_state = plan.start_trial(streams)
     t0 = 0
     while t0 < horizon:
         n_slots = min(chunk_slots, horizon - t0)
-        draws = draw_chunk(streams, plan, n_slots, harvest_buf)
+        draws = draw_chunk(streams, plan, n_slots, harvest_buf, supply_state)
         types, models = route_myopic(draws, plan)
         tally_routes(draws, plan, task_counts)
         for k, mode in enumerate(modes):
@@ -989,10 +1066,11 @@ def _run_trial_per_slot(
     wait_limit, last_start, kind, reserve, v_weight = policy_tables
     states = [SlotState.empty(n_carry, values[k]) for k in range(len(modes))]
     next_cp = np.zeros(len(modes), dtype=np.int64)
+    supply_state = plan.start_trial(streams)
     t0 = 0
     while t0 < horizon:
         n_slots = min(chunk_slots, horizon - t0)
-        draws = draw_chunk(streams, plan, n_slots, harvest_buf)
+        draws = draw_chunk(streams, plan, n_slots, harvest_buf, supply_state)
         types, models = route_myopic(draws, plan)
         tally_routes(draws, plan, task_counts)
         order = slot_order(draws.slots, n_slots)

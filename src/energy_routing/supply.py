@@ -40,22 +40,19 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import lfilter
 
 __all__ = [
     "SOLAR_WEATHER_FILES",
     "GammaAR1Harvest",
     "IIDGammaHarvest",
     "SolarHarvest",
+    "Supply",
     "daily_storage",
-    "day_night_study",
-    "day_night_summary",
-    "deficit_study",
     "diffusion_sigma",
     "diurnal_rate",
     "draw_arrivals_nhpp",
-    "harvest_model",
     "long_run_variance",
+    "pv_arguments",
     "pv_hourly",
     "solar_peak_hour",
     "weather_file",
@@ -246,6 +243,8 @@ class GammaAR1Harvest:
         while have < n_slots:
             parts.append(self._innovations(rng))
             have += self.block
+        from scipy.signal import lfilter
+
         eps = np.concatenate(parts)
         x, _ = lfilter([1.0], [1.0, -self.phi], eps[:n_slots], zi=[self.phi * state.x_prev])
         if out is not None:
@@ -676,36 +675,153 @@ def draw_arrivals_nhpp(
 
 
 # --------------------------------------------------------------------------------------
-# Model selection from a config, storage and a stand-alone deficit study
+# The supply of a workload, and the storage a trace's swing needs
 # --------------------------------------------------------------------------------------
 
 
-def harvest_model(supply_cfg: dict | None, mean_J: float, var_J2: float, dt_s: float = 1.0):
-    """The harvest model a ``supply`` config section selects (docs/model.md §13).
+@dataclass(frozen=True, eq=False)
+class Supply:
+    """How harvest and load vary in time around a workload's mean and variance
+    (docs/model.md §13): what :class:`energy_routing.montecarlo.Workload` carries beyond
+    R_bar, sigma_R^2 and lambda, and what the engine draws from.
 
-    ``{"model": "iid"}`` (default) -> :class:`IIDGammaHarvest`;
-    ``{"model": "ar1", "phi": ...}`` -> :class:`GammaAR1Harvest` at the same mean and
-    variance; ``{"model": "solar", "solar": {...}}`` -> :class:`SolarHarvest` of
-    :func:`pv_hourly` with the keys of ``solar`` (``weather_file``, ``tilt_deg``,
-    ``azimuth_deg``, ``capacity_kw``, ``system_losses``, ``resample_days``) at ``mean_J``.
+    The default is the model of docs/model.md §6 (i.i.d. Gamma harvest, homogeneous
+    Poisson arrivals), for which the engine keeps its own draws bit for bit.
+
+    Parameters
+    ----------
+    harvest : {"iid", "ar1", "solar"}
+        Harvest model: :class:`IIDGammaHarvest`, :class:`GammaAR1Harvest` (lag-1
+        correlation ``phi``) or :class:`SolarHarvest` of the trace ``hourly_W``.
+    phi : float
+        Lag-1 correlation of the ``ar1`` harvest, in [0, 1) [-].
+    hourly_W : array_like (8760,), optional
+        Hourly power of the ``solar`` trace [W] (any scale: it is rescaled to the mean).
+    resample_days : bool
+        ``solar``: resample each day's weather within its month (True) or replay the trace.
+    load_amplitude : float
+        Relative amplitude of the daily cosine of the arrival rate, in [0, 1] [-]; 0 is the
+        homogeneous process.
+    load_peak_hour : float
+        Hour of day of the arrival rate's maximum [h], in [0, 24).
+
+    Examples
+    --------
+    >>> Supply().is_default, Supply("ar1", phi=0.5).is_default
+    (True, False)
+    >>> Supply("ar1", phi=0.5).long_run_var_J2(600.0, 100.0)
+    300.0
     """
-    cfg = dict(supply_cfg or {})
-    kind = cfg.get("model", "iid")
-    if kind == "iid":
-        return IIDGammaHarvest(mean_J, var_J2)
-    if kind == "ar1":
-        return GammaAR1Harvest(mean_J, var_J2, float(cfg.get("phi", 0.0)))
-    if kind == "solar":
-        s = dict(cfg.get("solar", {}))
-        pv = pv_hourly(
-            weather=s.get("weather_file", "723170TYA.CSV"),
-            tilt_deg=s.get("tilt_deg", 25.0),
-            azimuth_deg=s.get("azimuth_deg", 180.0),
-            capacity_kw=s.get("capacity_kw", 1.0),
-            system_losses=s.get("system_losses", 0.14),
+
+    harvest: str = "iid"
+    phi: float = 0.0
+    hourly_W: np.ndarray | None = field(default=None, repr=False)
+    resample_days: bool = True
+    load_amplitude: float = 0.0
+    load_peak_hour: float = 12.0
+
+    def __post_init__(self) -> None:
+        if self.harvest not in ("iid", "ar1", "solar"):
+            raise ValueError(f"harvest: unknown model {self.harvest!r}; allowed: iid, ar1, solar")
+        if not 0.0 <= float(self.phi) < 1.0:
+            raise ValueError(f"phi: lag-1 correlation must be in [0, 1), got {self.phi}")
+        if self.harvest != "ar1" and self.phi != 0:
+            raise ValueError(f"phi: applies to the ar1 harvest only, not {self.harvest!r}")
+        if self.harvest == "solar":
+            if self.hourly_W is None:
+                raise ValueError("hourly_W: the solar harvest needs an hourly trace")
+            h = np.array(self.hourly_W, dtype=float)
+            h.setflags(write=False)
+            object.__setattr__(self, "hourly_W", h)
+        elif self.hourly_W is not None:
+            raise ValueError(f"hourly_W: applies to the solar harvest only, not {self.harvest!r}")
+        if not 0.0 <= float(self.load_amplitude) <= 1.0:
+            raise ValueError(f"load_amplitude: must be in [0, 1], got {self.load_amplitude}")
+        if not 0.0 <= float(self.load_peak_hour) < 24.0:
+            raise ValueError(f"load_peak_hour: must be in [0, 24) h, got {self.load_peak_hour}")
+
+    @property
+    def is_default(self) -> bool:
+        """Whether this is the model of docs/model.md §6 (i.i.d. harvest, flat load)."""
+        return self.harvest == "iid" and self.load_amplitude == 0
+
+    def harvest_model(self, mean_J: float, var_J2: float, dt_s: float = 1.0):
+        """The chunk generator of the harvest at mean ``mean_J`` [J/slot] and variance
+        ``var_J2`` [J^2/slot] (the solar trace brings its own variability and ignores
+        ``var_J2``); slots of ``dt_s`` seconds."""
+        if self.harvest == "iid":
+            return IIDGammaHarvest(mean_J, var_J2)
+        if self.harvest == "ar1":
+            return GammaAR1Harvest(mean_J, var_J2, float(self.phi))
+        return SolarHarvest(self.hourly_W, mean_J, dt_s, bool(self.resample_days))
+
+    def arrival_rates(self, slots, dt_s: float, mean_rate: float) -> np.ndarray | None:
+        """Expected arrivals of each 0-based slot [tasks/slot] (:func:`diurnal_rate`), or
+        None for the homogeneous process."""
+        if self.load_amplitude == 0:
+            return None
+        return diurnal_rate(slots, dt_s, mean_rate, self.load_amplitude, self.load_peak_hour)
+
+    def long_run_var_J2(self, mean_J: float, var_J2: float, dt_s: float = 1.0) -> float:
+        """Long-run variance of the harvest [J^2/slot]: what the diffusion limit of
+        docs/model.md §7 sees in place of sigma_R^2 (docs/model.md §13).
+
+        ``iid``: ``var_J2``. ``ar1``: :func:`long_run_variance`. ``solar``: the day-night
+        cycle is periodic and adds nothing over whole days; with ``resample_days`` the
+        days are independent within a month, so the pooled within-month variance of the
+        daily energy divided by the slots per day; a replayed trace adds none. The
+        seasons move the drift itself over the year, which no variance describes.
+        """
+        if self.harvest == "iid":
+            return float(var_J2)
+        if self.harvest == "ar1":
+            return long_run_variance(var_J2, float(self.phi))
+        if not self.resample_days:
+            return 0.0
+        model = self.harvest_model(mean_J, var_J2, dt_s)
+        daily_J = model.days.sum(axis=1) * SECONDS_PER_HOUR
+        month = model.month_of_day
+        centred = daily_J - np.array([daily_J[month == m].mean() for m in range(12)])[month]
+        within = float(np.sum(centred**2) / (daily_J.size - 12))
+        return within / (SECONDS_PER_DAY / dt_s)
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> Supply:
+        """The supply of a validated config's ``supply`` and ``load`` sections.
+
+        ``supply.model`` selects the harvest (``supply.phi`` for ``ar1``; the PV array of
+        ``supply.solar`` for ``solar``, see :func:`pv_hourly`); ``load.amplitude`` the
+        daily cycle of the arrival rate, peaking at the array's :func:`solar_peak_hour`
+        (``load.phase: aligned``) or 12 h later (``misaligned``), whatever the harvest.
+        """
+        sup = dict(cfg.get("supply") or {})
+        load = dict(cfg.get("load") or {})
+        kind = sup.get("model", "iid")
+        amplitude = float(load.get("amplitude", 0.0))
+        hourly = None
+        if kind == "solar" or amplitude > 0:
+            hourly = pv_hourly(**pv_arguments(sup.get("solar") or {}))["ac_W"]
+        peak = 12.0
+        if amplitude > 0:
+            peak = solar_peak_hour(hourly)
+            if load.get("phase", "aligned") == "misaligned":
+                peak = (peak + 12.0) % 24.0
+        solar = sup.get("solar") or {}
+        return cls(
+            harvest=kind,
+            phi=float(sup.get("phi", 0.0)) if kind == "ar1" else 0.0,
+            hourly_W=hourly if kind == "solar" else None,
+            resample_days=bool(solar.get("resample_days", True)),
+            load_amplitude=amplitude,
+            load_peak_hour=peak,
         )
-        return SolarHarvest(pv["ac_W"], mean_J, dt_s, bool(s.get("resample_days", True)))
-    raise ValueError(f"unknown supply.model {kind!r}; allowed: iid, ar1, solar")
+
+
+def pv_arguments(solar_cfg: dict) -> dict:
+    """Keyword arguments of :func:`pv_hourly` from a ``supply.solar`` config section."""
+    keys = {"weather_file": "weather", "tilt_deg": "tilt_deg", "azimuth_deg": "azimuth_deg"}
+    keys.update(system_losses="system_losses", capacity_kw="capacity_kw")
+    return {arg: solar_cfg[key] for key, arg in keys.items() if key in solar_cfg}
 
 
 def daily_storage(hourly_W, load_W: float | None = None, window_start_h: int = 12) -> dict:
@@ -752,178 +868,3 @@ def daily_storage(hourly_W, load_W: float | None = None, window_start_h: int = 1
         "daily_max_J": float(per_day.max()),
         "annual_J": annual,
     }
-
-
-def deficit_study(
-    harvest,
-    e_lb_J,
-    mix,
-    arrival_rate: float,
-    horizons,
-    trials: int,
-    seed: int = 2601,
-    chunk_slots: int = 65536,
-    rate_profile=None,
-    dt_s: float = 1.0,
-) -> dict:
-    """Stand-alone Monte Carlo of the deficit with lumped lower-bound consumption
-    (docs/model.md §6, §13), for comparing harvest models before the engine supports them.
-
-    Per slot: arrivals Poisson(lambda_t) (homogeneous, or ``rate_profile(slots)`` [tasks/
-    slot]), each of a type drawn from ``mix`` costing ``e_lb_J[i]`` in its arrival slot
-    (myopic routing, no routing error); harvest from ``harvest`` (any model of this
-    module). Trial k uses ``SeedSequence(seed, spawn_key=(k, j))`` streams, j = 0 counts,
-    1 slots, 3 harvest.
-
-    Returns
-    -------
-    dict
-        ``horizons`` [slots], ``mean_J`` and ``sem_J`` of D_T over trials at each horizon
-        [J], ``D_J`` (trials, horizons) [J].
-    """
-    horizons = np.asarray(horizons, dtype=np.int64)
-    t_max = int(horizons.max())
-    e = np.asarray(e_lb_J, dtype=float)
-    mix = np.asarray(mix, dtype=float)
-    out = np.zeros((trials, horizons.size))
-    for k in range(trials):
-        rngs = [
-            np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(k, j))))
-            for j in range(4)
-        ]
-        state = harvest.init_state(rngs[3])
-        level, low, done = 0.0, 0.0, 0
-        while done < t_max:
-            n = min(chunk_slots, t_max - done)
-            if rate_profile is None:
-                counts = rngs[0].poisson(arrival_rate * mix * n)
-                slots = rngs[1].integers(0, n, size=int(counts.sum()))
-            else:
-                counts, slots = draw_arrivals_nhpp(
-                    rngs[0], rngs[1], rate_profile(done + np.arange(n)), mix
-                )
-            cons = np.bincount(slots, weights=np.repeat(e, counts), minlength=n)
-            r, state = harvest.draw(rngs[3], n, state)
-            path = level + np.cumsum(r - cons)
-            run_min = np.minimum.accumulate(np.minimum(path, low))
-            sel = (horizons > done) & (horizons <= done + n)
-            out[k, sel] = -run_min[horizons[sel] - done - 1]
-            level, low, done = float(path[-1]), float(run_min[-1]), done + n
-    return {
-        "horizons": horizons,
-        "mean_J": out.mean(axis=0),
-        "sem_J": out.std(axis=0, ddof=1) / math.sqrt(trials)
-        if trials > 1
-        else np.full(horizons.size, np.nan),
-        "D_J": out,
-    }
-
-
-def day_night_study(
-    e_lb_J,
-    mix,
-    arrival_rate: float,
-    mean_J: float,
-    var_J2: float,
-    horizons,
-    trials: int,
-    seed: int = 2601,
-    dt_s: float = 1.0,
-    amplitude: float = 0.5,
-    solar: dict | None = None,
-    harvests=("iid", "day-night", "tmy"),
-    loads=("flat", "aligned", "misaligned"),
-):
-    """What the day-night cycle costs against the i.i.d. model at the same mean
-    (docs/model.md §13).
-
-    Harvests, all with mean ``mean_J`` [J/slot]: ``iid`` (Gamma, variance ``var_J2``),
-    ``day-night`` (the PV array's mean daily shape every day: the cycle alone, no weather,
-    no seasons), ``tmy`` (the TMY weather, days resampled within their month, random
-    start day). Loads: ``flat`` (Poisson, rate ``arrival_rate``), ``aligned`` and
-    ``misaligned`` (:func:`diurnal_rate` with ``amplitude``, peak at the array's
-    :func:`solar_peak_hour` or 12 h later), all with the same daily mean. Each pair runs
-    :func:`deficit_study` with the same seed (common random numbers for the arrivals).
-
-    Returns
-    -------
-    rows : list of dict
-        ``harvest``, ``load``, ``horizon_slots``, ``mean_J``, ``sem_J`` [J].
-    storage : dict
-        :func:`daily_storage` of the ``tmy`` and ``day-night`` profiles at this mean [J].
-    """
-    pv = pv_hourly(**(solar or {}))
-    shape = pv["ac_W"].reshape(365, HOURS_PER_DAY).mean(axis=0)
-    peak = solar_peak_hour(pv["ac_W"])
-    models = {
-        "iid": IIDGammaHarvest(mean_J, var_J2),
-        "day-night": SolarHarvest(np.tile(shape, 365), mean_J, dt_s, resample_days=False),
-        "tmy": SolarHarvest(pv["ac_W"], mean_J, dt_s, resample_days=True),
-    }
-    peaks = {"aligned": peak, "misaligned": (peak + 12.0) % 24.0}
-    rows = []
-    for h in harvests:
-        for load in loads:
-            profile = None
-            if load != "flat":
-                p = peaks[load]
-
-                def profile(slots, p=p):
-                    return diurnal_rate(slots, dt_s, arrival_rate, amplitude, p)
-
-            res = deficit_study(
-                models[h],
-                e_lb_J,
-                mix,
-                arrival_rate,
-                horizons,
-                trials,
-                seed,
-                rate_profile=profile,
-                dt_s=dt_s,
-            )
-            for t, m, s in zip(res["horizons"], res["mean_J"], res["sem_J"], strict=True):
-                rows.append(
-                    {
-                        "harvest": h,
-                        "load": load,
-                        "horizon_slots": int(t),
-                        "mean_J": float(m),
-                        "sem_J": float(s),
-                    }
-                )
-    load_w = mean_J / dt_s
-    storage = {
-        "tmy": daily_storage(models["tmy"].hourly_W, load_w),
-        "day-night": daily_storage(models["day-night"].hourly_W, load_w),
-    }
-    return rows, storage
-
-
-def day_night_summary(rows, storage: dict | None = None, baseline: str = "iid") -> list[dict]:
-    """Extra auxiliary energy of each harvest and load over the i.i.d. harvest with flat
-    load, at each horizon, with its standard error [J] (docs/model.md §13).
-
-    The runs share their arrival streams but not their harvests, so the standard error of
-    a difference is taken as ``sqrt(sem_a^2 + sem_b^2)`` (conservative when the common
-    arrivals correlate the two).
-
-    Returns
-    -------
-    list of dict
-        ``harvest``, ``load``, ``horizon_slots``, ``mean_J``, ``sem_J``,
-        ``extra_J``, ``extra_sem_J``; plus the storage of ``storage`` as
-        ``{"storage": ...}`` rows when given.
-    """
-    base = {r["horizon_slots"]: r for r in rows if r["harvest"] == baseline and r["load"] == "flat"}
-    out = []
-    for r in rows:
-        b = base.get(r["horizon_slots"])
-        extra = dict(r)
-        if b is not None:
-            extra["extra_J"] = r["mean_J"] - b["mean_J"]
-            extra["extra_sem_J"] = math.hypot(r["sem_J"], b["sem_J"])
-        out.append(extra)
-    if storage:
-        out.extend({"storage": k, **v} for k, v in storage.items())
-    return out

@@ -151,7 +151,7 @@ def summary_parts():
     if SWEEP:
         parts["sweep"] = out("sweep")["part"]
     if REALWORLD:
-        for stage in ("carbon", "calibration", "day_night"):
+        for stage in ("carbon", "calibration", "day_night", "site_storage"):
             parts[stage] = out(stage)["part"]
     return parts
 
@@ -186,6 +186,8 @@ def archived_outputs():
         data.append(out("routers")["dataset"])
     if CONFIG["storage_grid"]["activate"]:
         data.append(out("storage")["dataset"])
+    if REALWORLD:
+        data.append(out("site_storage")["dataset"])
     return final_outputs() + [f for f in data if f not in final_outputs()]
 
 

@@ -1,6 +1,6 @@
 # The real-world studies (docs/model.md §13), when realworld.activate: carbon of the
-# auxiliary energy, calibration against EcoLogits with its sensitivity, and the day-night
-# study at a real site.
+# auxiliary energy, calibration against EcoLogits with its sensitivity, the day-night
+# study at a real site and the storage grid there.
 
 
 rule carbon:
@@ -51,7 +51,27 @@ rule day_night:
         "results/benchmarks/realworld/day_night.tsv"
     conda:
         "../envs/energy-routing.yaml"
+    threads: MC["threads"]
     params:
         cfg=stage_config("day_night"),
     script:
         "../scripts/day_night.py"
+
+
+rule site_storage:
+    input:
+        code=code("site_storage"),
+        grid=out("characterize")["grid"],
+    output:
+        **out("site_storage"),
+    log:
+        "results/logs/realworld/site_storage.log",
+    benchmark:
+        "results/benchmarks/realworld/site_storage.tsv"
+    conda:
+        "../envs/energy-routing.yaml"
+    threads: MC["threads"]
+    params:
+        cfg=stage_config("site_storage"),
+    script:
+        "../scripts/site_storage.py"

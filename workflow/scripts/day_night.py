@@ -13,4 +13,5 @@ with stages.logged(snakemake.log[0]):
         grid_nc=snakemake.input.grid,
         table_csv=snakemake.output.table,
         part_json=snakemake.output.part,
+        threads=snakemake.threads,
     )

@@ -123,3 +123,25 @@ def figure_day_night(modes, *, day_night_csv, day_night_json):
     return figures_realworld.fig_day_night(
         pd.read_csv(day_night_csv), part["storage"], dt_s=part["dt_s"]
     )
+
+
+def figure_site_storage(modes, *, site_storage_json):
+    """Auxiliary energy per day against store capacity at a real site and for the i.i.d.
+    harvest (docs/model.md §13)."""
+    import json
+
+    from energy_routing import figures_realworld
+
+    return figures_realworld.fig_site_storage(json.loads(Path(site_storage_json).read_text()))
+
+
+def figure_carbon(modes, *, carbon_json):
+    """Emissions of the mean auxiliary energy per scenario, routing error and consumption
+    mode (docs/model.md §13)."""
+    import json
+
+    from energy_routing import figures_realworld
+
+    part = json.loads(Path(carbon_json).read_text())
+    rows = [r for r in part["rows"] if r["consumption"] in modes]
+    return figures_realworld.fig_carbon(rows, part)

@@ -10,8 +10,10 @@ Three thin stages over the library modules :mod:`energy_routing.carbon`,
                  estimate, for every catalogue model and accelerator, and the sensitivity of
                  C_LB and E[D_T] to the hardware energy constants;
 ``day_night``    what the day-night cycle of a real PV array costs in auxiliary energy at the
-                 critical point, against the i.i.d. harvest of the same mean, and how much
-                 storage the swing needs.
+                 critical point, against the i.i.d. harvest of the same mean (the engine,
+                 paired trial by trial);
+``site_storage`` the planner's storage grid at that site: how much storage the swing
+                 needs.
 """
 
 from __future__ import annotations
@@ -21,13 +23,10 @@ import math
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from energy_routing.atomic import atomic_output, write_json
 
 SECONDS_PER_DAY = 86400.0
-#: The day-night study reports its deficit every this many hours, and at its horizon.
-REPORT_EVERY_H = 6.0
 #: Accelerator whose per-model calibration rows go into summary.json and the report.
 REFERENCE_ACCELERATOR = "H100-SXM5-80GB"
 
@@ -56,6 +55,7 @@ def carbon(cfg: dict, *, regimes_parts: dict[str, str], part_json) -> None:
                     "consumption": r["consumption"],
                     "t_max": part["t_max"],
                     "aux_J": r["mean_D_Tmax_J"],
+                    "aux_sem_J": r["sem_D_Tmax_J"],
                 }
             )
     c = cfg["carbon"]
@@ -64,6 +64,7 @@ def carbon(cfg: dict, *, regimes_parts: dict[str, str], part_json) -> None:
     for key, r in labels.items():
         r["aux_kWh"] = out["aux"][key]["aux_kWh"]
         r["kg_co2e"] = out["aux"][key]["kg_co2e"]
+        r["kg_co2e_sem"] = r["kg_co2e"] * r["aux_sem_J"] / r["aux_J"] if r["aux_J"] else 0.0
     del out["aux"]
     out["carbon_source"] = c["source"]
     out["rows"] = rows
@@ -134,91 +135,116 @@ def _external_source(rows) -> str:
     return f"{first}; parameter counts from {where}"
 
 
-def study_horizons(horizon_days: float, dt_s: float) -> np.ndarray:
-    """Horizons of the day-night study [slots]: every 6 hours, and the horizon itself."""
-    end = max(1, round(horizon_days * SECONDS_PER_DAY / dt_s))
-    step = REPORT_EVERY_H * 3600.0 / dt_s
-    marks = [round(k * step) for k in range(1, int(end / step) + 1)]
-    return np.unique(np.array([m for m in marks if 1 <= m <= end] + [end], dtype=np.int64))
+def _with_threads(cfg: dict, threads: int) -> dict:
+    """``cfg`` with ``montecarlo.threads`` set (threads never change the numbers)."""
+    return {**cfg, "montecarlo": {**cfg.get("montecarlo", {}), "threads": int(threads)}}
 
 
-def day_night(cfg: dict, *, grid_nc, table_csv, part_json) -> None:
-    """What the day-night cycle costs at the critical point of the configured task grid
+def day_night(cfg: dict, *, grid_nc, table_csv, part_json, threads: int = 1) -> None:
+    """What the day-night cycle costs at the critical point of the configured workload
     (docs/model.md §13).
 
-    Runs :func:`energy_routing.supply.day_night_study` at R_bar = C_LB with the grid's
-    lower-bound energies and mix, the harvest variance of ``harvest.variance_scale``, the
-    PV array of ``supply.solar`` and ``realworld`` (trials, horizon_days, amplitude);
-    seeds from ``montecarlo.seed``. Writes every (harvest, load, horizon) row and a JSON
-    part with the extra auxiliary energy over the i.i.d. harvest at the horizon, the
-    storage the swing needs and the site.
+    Runs :func:`energy_routing.engine.studies.day_night_study` (the engine, paired on
+    common random numbers) and writes every (harvest, load, horizon) row and a JSON part
+    with the extra auxiliary energy over the i.i.d. harvest at the horizon (paired
+    standard errors), the storage the trace's swing needs and the site.
     """
     from energy_routing import supply
+    from energy_routing.engine import studies
     from energy_routing.stages import load_dataset
 
     grid = load_dataset(grid_nc)
-    rw, solar = cfg["realworld"], cfg["supply"]["solar"]
-    dt_s = float(cfg["dt_s"])
-    mean_J = float(grid["c_lb_J_per_slot"])
-    var_J2 = cfg["harvest"]["variance_scale"] * float(grid["consumption_var_J2_per_slot"])
-    horizons = study_horizons(rw["horizon_days"], dt_s)
-    pv_args = {
-        "weather": solar["weather_file"],
-        "tilt_deg": solar["tilt_deg"],
-        "azimuth_deg": solar["azimuth_deg"],
-        "system_losses": solar["system_losses"],
-    }
-    rows, storage = supply.day_night_study(
-        grid["e_lb_J"].to_numpy(),
-        grid["mix"].to_numpy(),
-        float(cfg["arrival_rate"]),
-        mean_J,
-        var_J2,
-        horizons,
-        int(rw["trials"]),
-        seed=int(cfg["montecarlo"]["seed"]),
-        dt_s=dt_s,
-        amplitude=float(rw["amplitude"]),
-        solar=pv_args,
-    )
-    extra = [r for r in supply.day_night_summary(rows) if "harvest" in r]
-
+    ds = studies.day_night_study(grid, _with_threads(cfg, threads))
+    table = studies.day_night_rows(ds)
     with atomic_output(table_csv) as tmp:
-        pd.DataFrame(extra).to_csv(tmp, index=False)
-    end = int(horizons[-1])
-    at_end = {(r["harvest"], r["load"]): r for r in extra if r["horizon_slots"] == end}
+        table.to_csv(tmp, index=False)
+    rw, dt_s = cfg["realworld"], float(cfg["dt_s"])
+    mean_J = float(grid["c_lb_J_per_slot"])
+    end = int(table["horizon_slots"].max())
+    at_end = table[table["horizon_slots"] == end].set_index(["harvest", "load"])
 
-    def diff(a, b) -> dict:
-        ra, rb = at_end[a], at_end[b]
-        return {
-            "mean_J": ra["mean_J"] - rb["mean_J"],
-            "sem_J": math.hypot(ra["sem_J"], rb["sem_J"]),
-        }
+    def diff(a, b=("iid", "flat")) -> dict:
+        mean, sem = studies.day_night_difference(ds, a, b)
+        return {"mean_J": float(mean[-1]), "sem_J": float(sem[-1])}
 
-    pv = supply.pv_hourly(**pv_args)
-    annual_kWh_per_kW = float(pv["ac_W"].sum()) / 1000.0
+    pv = supply.pv_hourly(**supply.pv_arguments(cfg["supply"]["solar"]))
+    cases = studies.day_night_supplies(pv["ac_W"], float(rw["amplitude"]))
+    storage = {
+        h: supply.daily_storage(
+            cases[(h, "flat")].harvest_model(mean_J, 0.0, dt_s).hourly_W, mean_J / dt_s
+        )
+        for h in ("tmy", "day-night")
+    }
     write_json(
         {
             "site": pv["site"],
-            "annual_yield_kWh_per_kW": annual_kWh_per_kW,
+            "annual_yield_kWh_per_kW": float(pv["ac_W"].sum()) / 1000.0,
             "solar_peak_hour": supply.solar_peak_hour(pv["ac_W"]),
             "mean_load_W": mean_J / dt_s,
-            "harvest_var_J2": var_J2,
             "dt_s": dt_s,
             "trials": int(rw["trials"]),
             "horizon_slots": end,
             "horizon_days": end * dt_s / SECONDS_PER_DAY,
             "amplitude": float(rw["amplitude"]),
             "seed": int(cfg["montecarlo"]["seed"]),
-            "rows": [
-                {k: r[k] for k in ("harvest", "load", "mean_J", "sem_J", "extra_J", "extra_sem_J")}
-                for r in at_end.values()
-            ],
-            "cycle_cost": diff(("day-night", "flat"), ("iid", "flat")),
-            "weather_cost": diff(("tmy", "flat"), ("iid", "flat")),
+            "rows": _records(at_end.reset_index()),
+            "cycle_cost": diff(("day-night", "flat")),
+            "weather_cost": diff(("tmy", "flat")),
             "aligned_saving": diff(("day-night", "flat"), ("day-night", "aligned")),
             "misaligned_cost": diff(("day-night", "misaligned"), ("day-night", "flat")),
             "storage": storage,
         },
         part_json,
     )
+
+
+def site_storage(cfg: dict, *, grid_nc, dataset, part_json, threads: int = 1) -> None:
+    """The storage grid at the ``supply.solar`` site against the i.i.d. harvest
+    (docs/model.md §12.7, §13): :func:`energy_routing.engine.studies.site_storage_study`,
+    written as NetCDF, and a JSON part with the mean auxiliary energy per day of every
+    design (paired on common arrivals) and the trace's deterministic storage."""
+    from energy_routing.engine import studies
+    from energy_routing.mcio import write_netcdf_atomic
+    from energy_routing.stages import load_dataset
+
+    grid = load_dataset(grid_nc)
+    ds = studies.site_storage_study(grid, _with_threads(cfg, threads))
+    write_netcdf_atomic(ds, dataset)
+    write_json(site_storage_summary(ds, float(cfg["dt_s"])), part_json)
+
+
+def site_storage_summary(ds, dt_s: float) -> dict:
+    """Per harvest, provisioning and capacity: mean auxiliary energy per day with its
+    standard error [kWh/day], and the tmy harvest's excess over the i.i.d. harvest, paired
+    trial by trial (docs/model.md §13)."""
+    per_day = SECONDS_PER_DAY / dt_s / 3.6e6  # J/slot -> kWh/day
+    aux = ds["aux_J_per_slot"] * per_day
+    diff = aux.sel(harvest="tmy") - aux.sel(harvest="iid")
+    n = aux.sizes["trial"]
+    rows = []
+    for rho in ds.provisioning.to_numpy():
+        for cap in ds.capacity_J.to_numpy():
+            sel = {"provisioning": rho, "capacity_J": cap}
+            d = diff.sel(sel).to_numpy()
+            row = {"provisioning": float(rho), "capacity_J": None if np.isinf(cap) else float(cap)}
+            for h in ds.harvest.to_numpy():
+                a = aux.sel(harvest=h, **sel).to_numpy()
+                row[f"{h}_kWh_per_day"] = float(a.mean())
+                row[f"{h}_sem_kWh_per_day"] = float(a.std(ddof=1) / math.sqrt(n))
+            row["excess_kWh_per_day"] = float(d.mean())
+            row["excess_sem_kWh_per_day"] = float(d.std(ddof=1) / math.sqrt(n))
+            rows.append(row)
+    horizon = int(ds.attrs["horizon_slots"])
+    return {
+        "horizon_slots": horizon,
+        "horizon_days": horizon * dt_s / SECONDS_PER_DAY,
+        "trials": int(n),
+        "eta_charge": float(ds.attrs["eta_charge"]),
+        "eta_discharge": float(ds.attrs["eta_discharge"]),
+        "trace_storage_J": {
+            k.removeprefix("trace_"): float(v)
+            for k, v in ds.attrs.items()
+            if k.startswith("trace_")
+        },
+        "rows": rows,
+    }

@@ -47,6 +47,10 @@ GRID_KEYS = (
     "fine_grid",
 )
 
+#: Config sections of the time structure of harvest and load (docs/model.md §13): every
+#: Monte Carlo run reads them through ``grids.workload``.
+SUPPLY_KEYS = ("dt_s", "supply", "load")
+
 
 @dataclass(frozen=True)
 class Stage:
@@ -126,6 +130,7 @@ FINE = "results/grids/difficulty.nc"
 POLICIES = "results/policies/{scenario}.nc"
 ROUTERS = "results/routers/routers.nc"
 STORAGE = "results/storage/grid.nc"
+SITE_STORAGE = "results/realworld/site_storage.nc"
 #: Monte Carlo settings the policy, dispatcher and storage studies read.
 STUDY_MC_KEYS = (
     "montecarlo.seed",
@@ -155,6 +160,7 @@ STAGES: dict[str, Stage] = {
             "montecarlo.chunk_slots",
             "arrival_rate",
             "harvest",
+            *SUPPLY_KEYS,
         ),
         {"shard": "results/mc/shards/{scenario}/eps{eps}/trials{start}-{stop}.nc"},
     ),
@@ -168,6 +174,7 @@ STAGES: dict[str, Stage] = {
             "consumption",
             "arrival_rate",
             "harvest",
+            *SUPPLY_KEYS,
             "montecarlo.seed",
         ),
         {
@@ -178,7 +185,7 @@ STAGES: dict[str, Stage] = {
     ),
     "sweep": Stage(
         "energy_routing.stages.analyze",
-        ("regimes", "consumption", "arrival_rate", "harvest"),
+        ("regimes", "consumption", "arrival_rate", "harvest", *SUPPLY_KEYS),
         {
             "table": "results/regimes/sweep.csv",
             "points": "results/regimes/deviation_points.csv",
@@ -197,17 +204,17 @@ STAGES: dict[str, Stage] = {
     # activate is true. Threads do not change the numbers, so they are not in the params.
     "policies": Stage(
         "energy_routing.stages.policies",
-        (*GRID_KEYS, "policies", *STUDY_MC_KEYS),
+        (*GRID_KEYS, "supply", "load", "policies", *STUDY_MC_KEYS),
         {"dataset": POLICIES, "part": "results/parts/policies_{scenario}.json"},
     ),
     "routers": Stage(
         "energy_routing.stages.policies",
-        (*GRID_KEYS, "policies", *STUDY_MC_KEYS),
+        (*GRID_KEYS, "supply", "load", "policies", *STUDY_MC_KEYS),
         {"dataset": ROUTERS, "part": "results/parts/routers.json"},
     ),
     "storage": Stage(
         "energy_routing.stages.policies",
-        (*GRID_KEYS, "storage_grid", *STUDY_MC_KEYS),
+        (*GRID_KEYS, "supply", "load", "storage_grid", *STUDY_MC_KEYS),
         {"dataset": STORAGE, "part": "results/parts/storage.json"},
     ),
     # The real-world studies (docs/model.md §13), when realworld.activate.
@@ -232,6 +239,7 @@ STAGES: dict[str, Stage] = {
             "dt_s",
             "harvest",
             "montecarlo.seed",
+            "montecarlo.chunk_slots",
             "supply.solar",
             "realworld.trials",
             "realworld.horizon_days",
@@ -241,6 +249,24 @@ STAGES: dict[str, Stage] = {
             "table": "results/realworld/day_night.csv",
             "part": "results/parts/day_night.json",
         },
+    ),
+    "site_storage": Stage(
+        "energy_routing.stages.realworld",
+        (
+            "arrival_rate",
+            "dt_s",
+            "harvest",
+            "montecarlo.seed",
+            "montecarlo.t_min",
+            "montecarlo.checkpoints",
+            "montecarlo.chunk_slots",
+            "supply.solar",
+            "storage_grid.eta_charge",
+            "storage_grid.eta_discharge",
+            "storage_grid.self_discharge_per_slot",
+            "realworld.storage",
+        ),
+        {"dataset": SITE_STORAGE, "part": "results/parts/site_storage.json"},
     ),
 }
 
@@ -380,6 +406,26 @@ FIGURES: tuple[Figure, ...] = (
             "day_night_json": "results/parts/day_night.json",
         },
         readme=True,
+    ),
+    Figure(
+        "fig_site_storage",
+        "fig_site_storage",
+        "figure_site_storage",
+        "How much storage the day-night swing needs at a real site",
+        "5. Real-world inputs",
+        activate="realworld",
+        inputs={"site_storage_json": "results/parts/site_storage.json"},
+        readme=True,
+    ),
+    Figure(
+        "fig_carbon",
+        "fig_carbon",
+        "figure_carbon",
+        "Carbon of the auxiliary energy",
+        "5. Real-world inputs",
+        activate="realworld",
+        inputs={"carbon_json": "results/parts/carbon.json"},
+        readme=False,
     ),
 )
 
