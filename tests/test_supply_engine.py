@@ -176,3 +176,12 @@ def test_bad_supply_is_refused(kw, match):
 def test_workload_refuses_a_foreign_supply():
     with pytest.raises(ValueError, match="supply: expected a Supply"):
         dataclasses.replace(small_workload(1.0), supply={"model": "ar1"})
+
+
+def test_exact_theory_is_withheld_from_non_iid_supplies():
+    from energy_routing.analysis import exact_applies
+
+    wl = small_workload(1.0)
+    assert exact_applies(wl) and exact_applies(with_supply(wl))
+    assert not exact_applies(with_supply(wl, harvest="ar1", phi=0.3))
+    assert not exact_applies(with_supply(wl, load_amplitude=0.2))

@@ -261,9 +261,10 @@ def _test_columns(test) -> dict:
 
 
 def exact_applies(workload) -> bool:
-    """Whether the exact theory covers a workload: it needs a Gamma harvest (a positive
-    harvest variance; docs/model.md §11)."""
-    return workload is not None and workload.harvest_var_J2 > 0
+    """Whether the exact theory covers a workload: it needs i.i.d. slots with a Gamma
+    harvest (a positive harvest variance, no correlated or solar harvest and no daily load
+    cycle; docs/model.md §11, §13)."""
+    return workload is not None and workload.harvest_var_J2 > 0 and workload.supply is None
 
 
 def _exact_columns(workload, eps: float, mu: float, sigma: float, t_max: float) -> dict:
