@@ -246,7 +246,7 @@ def test_real_hardware_with_abstract_deadlines_names_the_task():
 BAD = [
     ({"models": [{"name": "x"}]}, "'models[0]' needs 'params' or 'catalogue'"),
     ({"models": [{"name": "x", "params": 1e9, "catalogue": "Llama-3.2-1B"}]}, "models[0].params"),
-    ({"hardware": {"accelerator": "H100-SXM5-80GB", "e_mem": 1e-11}}, "'hardware.e_mem'"),
+    ({"hardware": {"accelerator": "H100-SXM5-80GB", "e_mem": 2e-11}}, "'hardware.e_mem'"),
     ({"hardware": {"power_fraction": 0.5}}, "'hardware.power_fraction'"),
     ({"hardware": {"accelerator": "TPU"}}, "'hardware.accelerator' must be one of"),
     ({"carbon": {"region": "XYZ"}}, "'carbon.region'"),
@@ -307,3 +307,21 @@ def test_single_run_skips_the_studies(single_run):
     assert not {"carbon", "calibration", "day_night", "site_storage"} & set(s)
     assert not (res / "tables" / "calibration.csv").exists()
     assert not list((res / "figures").glob("fig_day_night*"))
+
+
+def test_real_site_config_merged_into_the_default_validates():
+    """`--configfile config/real_site.yaml` merges into config/config.yaml (Snakemake): the
+    default hardware constants it brings along give way to the accelerator."""
+    import yaml
+
+    from energy_routing import grids
+
+    base = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    real = yaml.safe_load((ROOT / "config" / "real_site.yaml").read_text())
+    merged = {**base, **real, "hardware": {**base["hardware"], **real["hardware"]}}
+    cfg = config.validate(merged)
+    assert cfg["hardware"]["e_mem"] != base["hardware"]["e_mem"]  # from the data sheet
+    assert cfg == config.validate(real)
+    grid = grids.task_grid(cfg)
+    wl = grids.workload(grid, cfg, 1.0)
+    assert wl.supply.harvest == "solar" and wl.supply.load_amplitude == 0.5

@@ -224,12 +224,28 @@ _HW_CONSTANTS = ("e_mem", "e_flop", "bandwidth", "throughput")
 _HW_CATALOGUE = ("accelerator", "power_fraction", "bytes_per_param", "n_devices")
 
 
+def _number(value):
+    """``value`` as a float when it is a number or exponent text (``"1e9"``), else as is."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return value
+
+
 def _reject_catalogue_conflicts(cfg: dict) -> None:
     """Catalogue names and the explicit values they replace are exclusive (checked on the
-    config as given, before defaults are filled in; docs/model.md §13)."""
+    config as given, before defaults are filled in; docs/model.md §13). A hardware constant
+    equal to its default is dropped beside an accelerator: it is what merging a config file
+    into config/config.yaml brings along."""
     hw = cfg.get("hardware")
     if isinstance(hw, Mapping):
         if hw.get("accelerator") is not None:
+            # Snakemake merges a --configfile into config/config.yaml, whose constants are
+            # the schema's defaults: those are dropped, only a value of the user's conflicts.
+            defaults = schema()["properties"]["hardware"]["properties"]
+            for key in _HW_CONSTANTS:
+                if key in hw and _number(hw[key]) == defaults[key].get("default"):
+                    del hw[key]
             for key in _HW_CONSTANTS:
                 if key in hw:
                     raise ConfigError(
