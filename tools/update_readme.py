@@ -202,8 +202,9 @@ def decisions_block(results: Path) -> str:
             f"Day and night at a real site ({dn['site']['description']}; pvlib's TMY3 file "
             f"`{dn['site']['weather_file']}`, {dn['annual_yield_kWh_per_kW']:.0f} kWh per kW "
             f"of array a year), the default scenario at the critical point, "
-            f"{dn['trials']} trials over {dn['horizon_days']:g} day(s), extra auxiliary energy "
-            "over the i.i.d. harvest at the same mean [kWh]:",
+            f"{dn['trials']} trials over {dn['horizon_days']:g} day(s) from midnight, extra "
+            "auxiliary energy over the i.i.d. harvest at the same mean, paired trial by trial "
+            "[kWh]:",
             "",
             f"- the day-night cycle alone: {_kwh(dn['cycle_cost'])};",
             f"- with the site's weather: {_kwh(dn['weather_cost'])};",
@@ -216,6 +217,31 @@ def decisions_block(results: Path) -> str:
             f"{st['tmy']['daily_max_J'] / KWH:.3g}), {st['tmy']['annual_J'] / KWH:.3g} kWh "
             "to carry the whole year (seasonal).",
         ]
+    site = s.get("site_storage")
+    if site:
+        rows = site["rows"]
+        caps = list(dict.fromkeys(r["capacity_J"] for r in rows))
+        head = ["unbounded" if c is None else f"{c / KWH:.3g} kWh" for c in caps]
+        cell = {(r["provisioning"], r["capacity_J"]): r for r in rows}
+        lines += [
+            "",
+            f"How much storage that swing needs: auxiliary energy per day [kWh/day] at the site "
+            f"(TMY weather) / for the i.i.d. harvest of the same mean, by provisioning ratio "
+            f"and store capacity ({site['trials']} paired trials over "
+            f"{site['horizon_days']:g} days from midnight with an empty store, "
+            f"{site['eta_charge']:g} charge and {site['eta_discharge']:g} discharge "
+            "efficiency, ± standard errors):",
+            "",
+            "| rho | " + " | ".join(head) + " |",
+            "|---|" + "---|" * len(head),
+        ]
+        for rho in dict.fromkeys(r["provisioning"] for r in rows):
+            row = [
+                f"{_pm(cell[rho, c]['tmy_kWh_per_day'], cell[rho, c]['tmy_sem_kWh_per_day'])} / "
+                f"{_pm(cell[rho, c]['iid_kWh_per_day'], cell[rho, c]['iid_sem_kWh_per_day'])}"
+                for c in caps
+            ]
+            lines.append(f"| {rho:g} | " + " | ".join(row) + " |")
     co2 = s.get("carbon")
     if co2:
         lumped = [r for r in co2["rows"] if r["consumption"] == "lumped"]
@@ -225,7 +251,8 @@ def decisions_block(results: Path) -> str:
             f"{co2['g_co2e_per_kWh']:.1f} g CO2e/kWh ({co2['source']}, {co2['year']}); "
             "at T_max: "
             + ", ".join(
-                f"{r['kg_co2e']:.3g} kg at routing error {r['routing_error']:g}" for r in lumped
+                f"{_pm(r['kg_co2e'], r['kg_co2e_sem'])} kg at routing error {r['routing_error']:g}"
+                for r in lumped
             )
             + " (lumped consumption).",
         ]
