@@ -12,7 +12,10 @@ Measured in one process on the same workload:
   ``ratio_vs_rng_floor_same_threads``);
 * the per-slot kernel (docs/model.md §12) with a state-dependent policy (slack-aware
   deferral, 30 s) and a finite lossy store, lumped, against the fast path
-  (``per_slot_kernel``).
+  (``per_slot_kernel``);
+* the fast path with each non-i.i.d. supply (docs/model.md §13), lumped, against the same
+  run with the i.i.d. harvest (``supply``): the Gamma AR(1) harvest at phi = 0.9, the
+  Greensboro PV trace with its weather, and a daily arrival cycle of amplitude 0.5.
 
 The engine runs, the floors and the per-slot kernel take turns in each of the repeats (best
 time of each kept), so that their ratios are measured under the same load.
@@ -27,6 +30,7 @@ measures instead the peak memory of 1,000 trials x 1e6 slots in one process.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
@@ -41,6 +45,7 @@ from energy_routing.engine.compare import workload_with_slack
 from energy_routing.engine.policies import SlackDeferral
 from energy_routing.engine.storage import Storage
 from energy_routing.montecarlo import Workload, log_checkpoints, scenario_key, simulate
+from energy_routing.supply import Supply, pv_hourly
 
 ROUTING_ERROR = 0.05
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,6 +57,15 @@ def default_workload(config_path: Path) -> Workload:
     cfg = config.load(config_path)
     grid = grids.task_grid(cfg)
     return workload_with_slack(grids.workload(grid, cfg), grid, cfg["dispatch_latency_s"])
+
+
+def supply_cases() -> dict[str, Supply]:
+    """The non-i.i.d. supplies timed against the i.i.d. harvest (docs/model.md §13)."""
+    return {
+        "ar1_phi0.9": Supply("ar1", phi=0.9),
+        "solar_tmy": Supply("solar", hourly_W=pv_hourly()["ac_W"]),
+        "diurnal_load_a0.5": Supply(load_amplitude=0.5, load_peak_hour=12.3),
+    }
 
 
 #: The per-slot benchmark's case: a state-dependent policy with a finite lossy store.
@@ -233,6 +247,20 @@ def main() -> None:
         n_threads=threads,
         consumption=("lumped",),
     )
+
+    def with_supply(sup: Supply) -> None:
+        simulate(
+            dataclasses.replace(workload, supply=sup),
+            routing_error=ROUTING_ERROR,
+            checkpoints=checkpoints,
+            trials=trials,
+            root_seed=1,
+            scenario_key=key,
+            n_threads=threads,
+            consumption=("lumped",),
+        )
+
+    supplies = supply_cases()
     naive_rate = naive_slots / best_time(lambda: naive_loop(workload, naive_slots, 2), 1)
     best = best_times_interleaved(
         {
@@ -241,6 +269,7 @@ def main() -> None:
             "floor": lambda: rng_floor(workload, floor_slots, 3),
             "floor_threads": lambda: rng_floor_threads(workload, floor_slots, 3, threads),
             "per_slot": per_slot,
+            **{name: (lambda sup=sup: with_supply(sup)) for name, sup in supplies.items()},
         },
         repeats,
     )
@@ -274,6 +303,13 @@ def main() -> None:
         "ns_per_slot_trial": 1e9 / per_slot_rate,
         "ratio_vs_fast_path": per_slot_rate / rates["lumped"],
     }
+    report["supply"] = {
+        name: {
+            "engine_slot_trials_per_s": trials * horizon / best[name],
+            "ratio_vs_iid": best["lumped"] / best[name],
+        }
+        for name in supplies
+    }
     if args.json:
         print(json.dumps(report, indent=2))
         return
@@ -300,6 +336,11 @@ def main() -> None:
         f"{ps['engine_slot_trials_per_s']:.3e} slot-trials/s, "
         f"{ps['ratio_vs_fast_path']:.2f}x the fast path"
     )
+    for name, row in report["supply"].items():
+        print(
+            f"supply {name} (lumped): {row['engine_slot_trials_per_s']:.3e} slot-trials/s, "
+            f"{row['ratio_vs_iid']:.2f}x the i.i.d. harvest"
+        )
 
 
 if __name__ == "__main__":

@@ -307,6 +307,19 @@ def speed_block(bench: Path) -> str:
             f"{kernel['engine_slot_trials_per_s']:.3g} slot-trials/s, "
             f"{kernel['ratio_vs_fast_path']:.2f}x the fast path.",
         ]
+    supply = b.get("supply")
+    if supply:
+        names = {
+            "ar1_phi0.9": "Gamma AR(1) harvest, phi = 0.9",
+            "solar_tmy": "PV trace with its weather (Greensboro TMY)",
+            "diurnal_load_a0.5": "daily arrival cycle, amplitude 0.5",
+        }
+        lines += [
+            "",
+            "Non-i.i.d. supplies (fast path, lumped) against the i.i.d. harvest: "
+            + "; ".join(f"{names.get(k, k)} {v['ratio_vs_iid']:.2f}x" for k, v in supply.items())
+            + ".",
+        ]
     memory = bench.with_name("memory.json")
     if memory.exists():
         m = json.loads(memory.read_text())

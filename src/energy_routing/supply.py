@@ -719,6 +719,7 @@ class Supply:
     resample_days: bool = True
     load_amplitude: float = 0.0
     load_peak_hour: float = 12.0
+    site: str = ""
 
     def __post_init__(self) -> None:
         if self.harvest not in ("iid", "ar1", "solar"):
@@ -739,6 +740,28 @@ class Supply:
             raise ValueError(f"load_amplitude: must be in [0, 1], got {self.load_amplitude}")
         if not 0.0 <= float(self.load_peak_hour) < 24.0:
             raise ValueError(f"load_peak_hour: must be in [0, 24) h, got {self.load_peak_hour}")
+
+    def describe(self) -> str:
+        """The supply in words, for reports.
+
+        >>> Supply("ar1", phi=0.9).describe()
+        'Gamma AR(1) harvest with lag-1 correlation 0.9; flat load'
+        >>> Supply(load_amplitude=0.5, load_peak_hour=12.3).describe()
+        'i.i.d. Gamma harvest; daily arrival cycle of amplitude 0.5 peaking at 12.3 h'
+        """
+        if self.harvest == "iid":
+            harvest = "i.i.d. Gamma harvest"
+        elif self.harvest == "ar1":
+            harvest = f"Gamma AR(1) harvest with lag-1 correlation {self.phi:g}"
+        else:
+            days = "days resampled within their month" if self.resample_days else "replayed"
+            harvest = f"PV harvest{f' ({self.site})' if self.site else ''}, {days}"
+        if self.load_amplitude == 0:
+            return f"{harvest}; flat load"
+        return (
+            f"{harvest}; daily arrival cycle of amplitude {self.load_amplitude:g} peaking at "
+            f"{self.load_peak_hour:.1f} h"
+        )
 
     @property
     def is_default(self) -> bool:
@@ -798,9 +821,10 @@ class Supply:
         load = dict(cfg.get("load") or {})
         kind = sup.get("model", "iid")
         amplitude = float(load.get("amplitude", 0.0))
-        hourly = None
+        hourly, site = None, ""
         if kind == "solar" or amplitude > 0:
-            hourly = pv_hourly(**pv_arguments(sup.get("solar") or {}))["ac_W"]
+            pv = pv_hourly(**pv_arguments(sup.get("solar") or {}))
+            hourly, site = pv["ac_W"], pv["site"]["description"]
         peak = 12.0
         if amplitude > 0:
             peak = solar_peak_hour(hourly)
@@ -814,6 +838,7 @@ class Supply:
             resample_days=bool(solar.get("resample_days", True)),
             load_amplitude=amplitude,
             load_peak_hour=peak,
+            site=site if kind == "solar" else "",
         )
 
 

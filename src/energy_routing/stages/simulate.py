@@ -9,6 +9,7 @@ from energy_routing import grids, mcio, montecarlo
 from energy_routing.mcio import write_netcdf_atomic
 from energy_routing.provenance import git_revision, package_versions
 from energy_routing.stages import load_dataset
+from energy_routing.supply import Supply
 
 
 def mc_shard(
@@ -46,6 +47,7 @@ def mc_shard(
     attrs = {
         "scenario": scenario,
         "provisioning": float(sc["provisioning"]),
+        "supply": (wl.supply or Supply()).describe(),
         "config_json": json.dumps(cfg, sort_keys=True),
     }
     ds = mcio.result_to_dataset(
