@@ -220,6 +220,9 @@ def fig_deviation(mc_points: pd.DataFrame | None = None, modes=("lumped",)):
     ax.set_xlabel(r"$r = \mu\sqrt{T}/\sigma$ [-]")
     ax.set_ylabel(r"$g = (E[D_T] - \max(0, -\mu T)) / (\sigma\sqrt{2T/\pi})$ [-]")
     ax.set_title("Deviation from drift-only scaling")
+    # Headroom above g = 1 so that the legend does not hide the points near r = 0.
+    low, high = ax.get_ylim()
+    ax.set_ylim(low, high + 0.35 * (high - low))
     ax.legend(fontsize="small", loc="upper left")
     fig.tight_layout()
     return fig
