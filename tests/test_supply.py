@@ -247,3 +247,20 @@ def test_supply_from_a_config():
     assert opposite.load_peak_hour == pytest.approx((aligned.load_peak_hour + 12.0) % 24.0)
     with pytest.raises(ValueError, match="pvlib ships"):
         supply.weather_file("nowhere.csv")
+
+
+def test_nhpp_order_within_a_type_carries_no_slot_information():
+    """The engine misroutes the first tasks of a type: their slots must follow the rate
+    like every other task's (thinning keeps the candidates' random order)."""
+    rate = supply.diurnal_rate(np.arange(2400), 36.0, 0.5, 0.9, 12.0)
+    mix = np.array([0.5, 0.5])
+    weighted = float((np.arange(2400) * rate).sum() / rate.sum())
+    firsts = []
+    for k in range(300):
+        counts, slots = supply.draw_arrivals_nhpp(rng(11, k, 0), rng(11, k, 1), rate, mix)
+        firsts.append(slots[:5])  # the first five tasks of type 0
+    firsts = np.concatenate(firsts)
+    sem = firsts.std(ddof=1) / math.sqrt(firsts.size)
+    assert abs(firsts.mean() - weighted) < 4 * sem
+    # and the day's peak is where the rate says: most candidates kept around noon
+    assert abs(weighted - 1200) < 50

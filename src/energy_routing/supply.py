@@ -653,10 +653,13 @@ def draw_arrivals_nhpp(
 ) -> tuple[np.ndarray, np.ndarray]:
     """One chunk of non-homogeneous Poisson arrivals, engine format (docs/model.md §6, §13).
 
-    Poisson splitting as in ``montecarlo.draw_chunk``: per type i one count
-    ``N_i ~ Poisson(mix_i sum_t lambda_t)``, then each task's slot is drawn with
-    probability ``lambda_t / sum lambda`` (inverse CDF of one uniform). This is exactly the
-    law of independent ``Poisson(mix_i lambda_t)`` arrivals per slot and type.
+    Thinning (Lewis and Shedler 1979): per type i a homogeneous candidate count
+    ``N_i ~ Poisson(mix_i lambda_max L)`` with slots drawn uniformly, as in
+    ``montecarlo.draw_chunk``; a candidate in slot t is kept with probability
+    ``lambda_t / lambda_max`` (one uniform each). The kept tasks are exactly independent
+    ``Poisson(mix_i lambda_t)`` arrivals per slot and type, in random order within each
+    type (the engine misroutes the first tasks of a type, so the order must carry no
+    information about the slot).
 
     Returns
     -------
@@ -666,12 +669,16 @@ def draw_arrivals_nhpp(
         Slot of each task within the chunk, grouped by type.
     """
     rate = np.asarray(rate_per_slot, dtype=float)
-    total = float(rate.sum())
-    counts = rng_counts.poisson(np.asarray(mix, dtype=float) * total)
-    cdf = np.cumsum(rate) / total
-    u = rng_slots.random(int(counts.sum()))
-    slots = np.minimum(np.searchsorted(cdf, u, side="right"), rate.size - 1)
-    return counts, slots.astype(np.int64)
+    mix = np.asarray(mix, dtype=float)
+    top = float(rate.max()) if rate.size else 0.0
+    if top <= 0:
+        return np.zeros(mix.size, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    candidates = rng_counts.poisson(mix * top * rate.size)
+    slots = rng_slots.integers(0, rate.size, size=int(candidates.sum()))
+    keep = rng_slots.random(slots.size) * top < rate[slots]
+    types = np.repeat(np.arange(mix.size), candidates)
+    counts = np.bincount(types[keep], minlength=mix.size).astype(np.int64)
+    return counts, slots[keep]
 
 
 # --------------------------------------------------------------------------------------
@@ -720,6 +727,7 @@ class Supply:
     load_amplitude: float = 0.0
     load_peak_hour: float = 12.0
     site: str = ""
+    _day_rates: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.harvest not in ("iid", "ar1", "solar"):
@@ -780,10 +788,22 @@ class Supply:
 
     def arrival_rates(self, slots, dt_s: float, mean_rate: float) -> np.ndarray | None:
         """Expected arrivals of each 0-based slot [tasks/slot] (:func:`diurnal_rate`), or
-        None for the homogeneous process."""
+        None for the homogeneous process. When a day is a whole number of slots, one day
+        is computed once and repeated."""
         if self.load_amplitude == 0:
             return None
-        return diurnal_rate(slots, dt_s, mean_rate, self.load_amplitude, self.load_peak_hour)
+        slots = np.asarray(slots, dtype=np.int64)
+        per_day = SECONDS_PER_DAY / dt_s
+        if per_day != round(per_day) or per_day > 10_000_000:
+            return diurnal_rate(slots, dt_s, mean_rate, self.load_amplitude, self.load_peak_hour)
+        key = (float(dt_s), float(mean_rate))
+        day = self._day_rates.get(key)
+        if day is None:
+            day = diurnal_rate(
+                np.arange(round(per_day)), dt_s, mean_rate, self.load_amplitude, self.load_peak_hour
+            )
+            self._day_rates[key] = day
+        return day[slots % day.size]
 
     def long_run_var_J2(self, mean_J: float, var_J2: float, dt_s: float = 1.0) -> float:
         """Long-run variance of the harvest [J^2/slot]: what the diffusion limit of
