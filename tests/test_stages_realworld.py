@@ -297,7 +297,9 @@ def test_tiny_run_has_the_realworld_outputs(tiny_run):
         assert (res / path).is_file(), path
     for fig in RW_FIGURES:
         assert (res / "figures" / f"{fig.stem}.png").is_file(), fig.stem
-    assert "## Real-world inputs" in (res / "report.md").read_text()
+    text = (res / "report.md").read_text()
+    assert "## Real-world inputs" in text and "### How much storage the swing needs" in text
+    assert "Supply: i.i.d. Gamma harvest; flat load." in text
 
 
 @pytest.mark.slow

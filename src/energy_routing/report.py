@@ -16,8 +16,12 @@ import markdown
 import pandas as pd
 
 from energy_routing import report_realworld
+from energy_routing.supply import Supply
 
 #: Report column headers (with units) for the keys of the tables and summary rows.
+#: How the default supply describes itself (docs/model.md §6, §13).
+DEFAULT_SUPPLY = Supply().describe()
+
 HEADERS = {
     "model": "model",
     "params": "parameters N [-]",
@@ -308,9 +312,18 @@ def build_markdown(
             out += [
                 f"## Regimes: scenario `{val['scenario']}`",
                 "",
-                f"{val['trials']} trials to T = {val['t_max']:.3g} slots.",
+                f"{val['trials']} trials to T = {val['t_max']:.3g} slots. Supply: "
+                f"{val.get('supply', DEFAULT_SUPPLY)}.",
                 "",
             ]
+            if val.get("supply", DEFAULT_SUPPLY) != DEFAULT_SUPPLY:
+                out += [
+                    "The closed forms use the harvest's long-run variance (docs/model.md §13) "
+                    "and are an approximation for this supply; a daily cycle, the seasons and "
+                    "the first night make the deficit grow faster than the diffusion over "
+                    "short horizons, and the exact discrete theory does not apply.",
+                    "",
+                ]
             cols = [
                 "routing_error",
                 "consumption",

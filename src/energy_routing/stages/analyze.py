@@ -8,6 +8,7 @@ from pathlib import Path
 from energy_routing import analysis, grids
 from energy_routing.atomic import atomic_output, write_json
 from energy_routing.stages import load_dataset
+from energy_routing.supply import Supply
 
 
 def _workload(grid, cfg: dict, provisioning: float):
@@ -77,6 +78,7 @@ def regimes(cfg: dict, *, mc_nc, grid_nc, out_csv, curves_csv, part_json) -> Non
             "scenario": ds.attrs.get("scenario"),
             "t_max": float(ds.time[-1]),
             "trials": int(ds.sizes["trial"]),
+            "supply": ds.attrs.get("supply", Supply().describe()),
             "rows": _records(table[keep]),
         },
         part_json,
