@@ -130,10 +130,12 @@ def test_day_night_differences_are_paired(run):
 def test_site_storage_part(run):
     part = json.loads((run["dir"] / "site_storage.json").read_text())
     assert part["horizon_slots"] == 86400 and part["trials"] == 3
-    rows = {r["capacity_J"]: r for r in part["rows"]}
-    assert set(rows) == {1.0e6, 3.0e7, None}
+    rows = {r["capacity_hours"]: r for r in part["rows"]}
+    assert set(rows) == {0.5, 14.0, None}
+    hour_J = part["load_kW"] * 3.6e6
+    assert rows[14.0]["capacity_J"] == pytest.approx(14.0 * hour_J)
     # The unbounded store needs the least auxiliary energy; more capacity never costs more.
-    site = [rows[c]["tmy_kWh_per_day"] for c in (1.0e6, 3.0e7, None)]
+    site = [rows[c]["tmy_kWh_per_day"] for c in (0.5, 14.0, None)]
     assert site[0] >= site[1] >= site[2] > 0
     for r in part["rows"]:
         assert r["excess_kWh_per_day"] == pytest.approx(
@@ -256,7 +258,7 @@ BAD = [
     ({"supply": {"model": "ar1", "phi": 1.0}}, "'supply.phi' must be < 1"),
     ({"supply": {"solar": {"weather_file": "x.csv"}}}, "'supply.solar.weather_file'"),
     ({"load": {"amplitude": 1.3}}, "'load.amplitude' must be <= 1"),
-    ({"realworld": {"storage": {"capacity_J": [0]}}}, "'realworld.storage.capacity_J"),
+    ({"realworld": {"storage": {"capacity_hours": [0]}}}, "'realworld.storage.capacity_hours"),
     ({"realworld": {"storage": {"horizon_days": 0.5}}}, "'realworld.storage.horizon_days'"),
     ({"realworld": {"trials": 1}}, "'realworld.trials' must be >= 2"),
     ({"realworld": {"horizon_days": 0}}, "'realworld.horizon_days' must be > 0"),

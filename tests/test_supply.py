@@ -257,7 +257,7 @@ def test_nhpp_order_within_a_type_carries_no_slot_information():
     weighted = float((np.arange(2400) * rate).sum() / rate.sum())
     firsts = []
     for k in range(300):
-        counts, slots = supply.draw_arrivals_nhpp(rng(11, k, 0), rng(11, k, 1), rate, mix)
+        _, slots = supply.draw_arrivals_nhpp(rng(11, k, 0), rng(11, k, 1), rate, mix)
         firsts.append(slots[:5])  # the first five tasks of type 0
     firsts = np.concatenate(firsts)
     sem = firsts.std(ddof=1) / math.sqrt(firsts.size)

@@ -221,13 +221,15 @@ def decisions_block(results: Path) -> str:
     if site:
         rows = site["rows"]
         caps = list(dict.fromkeys(r["capacity_J"] for r in rows))
-        head = ["unbounded" if c is None else f"{c / KWH:.3g} kWh" for c in caps]
+        hours = {r["capacity_J"]: r["capacity_hours"] for r in rows}
+        head = ["unbounded" if c is None else f"{hours[c]:g} h = {c / KWH:.3g} kWh" for c in caps]
         cell = {(r["provisioning"], r["capacity_J"]): r for r in rows}
         lines += [
             "",
             f"How much storage that swing needs: auxiliary energy per day [kWh/day] at the site "
             f"(TMY weather) / for the i.i.d. harvest of the same mean, by provisioning ratio "
-            f"and store capacity ({site['trials']} paired trials over "
+            f"and store capacity in hours of the {site['load_kW']:.3g} kW critical load "
+            f"({site['trials']} paired trials over "
             f"{site['horizon_days']:g} days from midnight with an empty store, "
             f"{site['eta_charge']:g} charge and {site['eta_discharge']:g} discharge "
             "efficiency, ± standard errors):",

@@ -329,14 +329,16 @@ def fig_site_storage(part: dict):
     ----------
     part : dict
         :func:`energy_routing.stages.realworld.site_storage_summary`: ``rows`` per
-        provisioning and capacity (None = unbounded) with ``<harvest>_kWh_per_day`` and
+        provisioning and capacity (``capacity_hours``, hours of the critical load, None =
+        unbounded; ``load_kW``) with ``<harvest>_kWh_per_day`` and
         ``<harvest>_sem_kWh_per_day``, ``trace_storage_J`` of the deterministic trace.
     """
     df = pd.DataFrame(part["rows"])
-    finite = df["capacity_J"].dropna()
+    finite = df["capacity_hours"].dropna()
     top = float(finite.max()) if len(finite) else 1.0
     unbounded_at = top * 3.0  # where the unbounded store is drawn
-    df["cap_kWh"] = df["capacity_J"].fillna(unbounded_at) / J_PER_KWH
+    df["cap"] = df["capacity_hours"].fillna(unbounded_at)
+    hour_J = part["load_kW"] * J_PER_KWH  # one hour of the critical load [J]
     fig, ax = plt.subplots(figsize=(7.5, 5.2))
     harvests = [
         c.removesuffix("_kWh_per_day")
@@ -346,14 +348,14 @@ def fig_site_storage(part: dict):
     colors = dict(zip(harvests, sns.color_palette(n_colors=len(harvests)), strict=True))
     styles = ["-", "--", ":", "-."]
     for k, (rho, g) in enumerate(df.groupby("provisioning")):
-        g = g.sort_values("cap_kWh")
+        g = g.sort_values("cap")
         for h in harvests:
             y = g[f"{h}_kWh_per_day"].to_numpy()
             e = 1.96 * g[f"{h}_sem_kWh_per_day"].to_numpy()
             label = {"iid": "i.i.d. Gamma harvest", "tmy": "real site (TMY weather)"}.get(h, h)
             # on the log axis a bar reaching below zero is cut at a tenth of the mean
             ax.errorbar(
-                g["cap_kWh"],
+                g["cap"],
                 y,
                 yerr=[np.minimum(e, 0.9 * y), e],
                 fmt=styles[k % 4],
@@ -366,9 +368,9 @@ def fig_site_storage(part: dict):
     trace = part.get("trace_storage_J", {})
     for key, name in (("daily_mean_J", "mean night"), ("daily_p95_J", "95th-percentile night")):
         if key in trace:
-            ax.axvline(trace[key] / J_PER_KWH, color="0.4", lw=0.8, ls=":")
+            ax.axvline(trace[key] / hour_J, color="0.4", lw=0.8, ls=":")
             ax.text(
-                trace[key] / J_PER_KWH,
+                trace[key] / hour_J,
                 1.0,
                 f" {name}",
                 transform=ax.get_xaxis_transform(),
@@ -378,12 +380,12 @@ def fig_site_storage(part: dict):
                 fontsize="x-small",
                 color="0.3",
             )
-    ticks = [*sorted(set(finite / J_PER_KWH)), unbounded_at / J_PER_KWH]
+    ticks = [*sorted(set(finite)), unbounded_at]
     ax.set_xticks(ticks, [*(f"{t:.3g}" for t in ticks[:-1]), "∞"])
     ax.set(
         xscale="log",
         yscale="log",
-        xlabel="Store capacity [kWh] (95% charge and discharge efficiency)",
+        xlabel=f"Store capacity [hours of the {part['load_kW']:.3g} kW critical load]",
         ylabel="Mean auxiliary energy [kWh/day]",
         title=f"Empty store at midnight, {part['horizon_days']:.3g} days, "
         f"{part['trials']} paired trials",

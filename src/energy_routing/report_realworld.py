@@ -124,7 +124,8 @@ def section(s: dict) -> list[str]:
         out += ["### How much storage the swing needs", ""]
         out += [
             f"The storage grid at the same site (TMY weather) and for the i.i.d. harvest of the "
-            f"same mean: {st['trials']} trials per design over {st['horizon_days']:.3g} days "
+            f"same mean, capacities in hours of the {st['load_kW']:.3g} kW critical load: "
+            f"{st['trials']} trials per design over {st['horizon_days']:.3g} days "
             f"from local midnight with an empty store, {st['eta_charge']:g} charge and "
             f"{st['eta_discharge']:g} discharge efficiency, every design on the same arrivals. "
             "Mean auxiliary energy per day ± one standard error; the excess of the real site "
@@ -135,7 +136,10 @@ def section(s: dict) -> list[str]:
         rows["capacity_kWh"] = [
             "unbounded" if c is None or c != c else f"{_kwh(c):.3g}" for c in rows["capacity_J"]
         ]
-        cols = ["provisioning", "capacity_kWh"]
+        rows["capacity_hours"] = [
+            "unbounded" if c is None or c != c else f"{c:g}" for c in rows["capacity_hours"]
+        ]
+        cols = ["provisioning", "capacity_hours", "capacity_kWh"]
         cols += [c for c in rows.columns if c.endswith("_per_day")]
         out += [_table(rows[cols], 3), ""]
         trace = st["trace_storage_J"]
@@ -214,6 +218,7 @@ HEADERS = {
     "kg_co2e": "emissions [kg CO2e]",
     "kg_co2e_sem": "standard error [kg CO2e]",
     "capacity_kWh": "store capacity [kWh]",
+    "capacity_hours": "store capacity [hours of load]",
     "iid_kWh_per_day": "i.i.d. harvest [kWh/day]",
     "iid_sem_kWh_per_day": "standard error [kWh/day]",
     "tmy_kWh_per_day": "real site [kWh/day]",

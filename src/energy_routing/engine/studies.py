@@ -476,7 +476,7 @@ def site_storage_study(grid: xr.Dataset, cfg: Mapping) -> xr.Dataset:
     the engine (docs/model.md §12.7, §13).
 
     :func:`~energy_routing.engine.compare.storage_grid` over ``realworld.storage``
-    (provisioning, capacity_J, trials, horizon_days), myopic routing, lumped consumption,
+    (provisioning, capacity_hours, trials, horizon_days), myopic routing, lumped consumption,
     with the store losses of ``storage_grid``, for the i.i.d. harvest and the site's
     ``tmy`` harvest (:func:`day_night_supplies`, flat load). Both share the key
     ``"site_storage"``, so every design sees the same arrivals.
@@ -494,6 +494,8 @@ def site_storage_study(grid: xr.Dataset, cfg: Mapping) -> xr.Dataset:
     pv = pv_hourly(**pv_arguments(cfg["supply"]["solar"]))["ac_W"]
     tmy = day_night_supplies(pv, 0.0)[("tmy", "flat")]
     horizon = max(10, round(float(st["horizon_days"]) * SECONDS_PER_DAY / float(cfg["dt_s"])))
+    c_lb, dt_s = float(grid["c_lb_J_per_slot"]), float(cfg["dt_s"])
+    hour_J = c_lb * 3600.0 / dt_s  # one hour of the critical load [J]
     parts = []
     for name, sup in (("iid", None), ("tmy", tmy)):
         parts.append(
@@ -502,7 +504,7 @@ def site_storage_study(grid: xr.Dataset, cfg: Mapping) -> xr.Dataset:
                     grids.workload(grid, cfg, rho), supply=sup
                 ),
                 [float(r) for r in st["provisioning"]],
-                [math.inf if c is None else float(c) for c in st["capacity_J"]],
+                [math.inf if h is None else float(h) * hour_J for h in st["capacity_hours"]],
                 checkpoints=log_checkpoints(mc["t_min"], horizon, mc["checkpoints"]),
                 trials=int(st["trials"]),
                 root_seed=mc["seed"],
@@ -516,12 +518,11 @@ def site_storage_study(grid: xr.Dataset, cfg: Mapping) -> xr.Dataset:
         )
     ds = xr.concat(parts, dim="harvest", combine_attrs="override")
     ds["harvest"].attrs = {"long_name": "harvest model"}
-    c_lb = float(grid["c_lb_J_per_slot"])
-    load_W = c_lb / float(cfg["dt_s"])
-    drawdown = daily_storage(tmy.harvest_model(c_lb, 0.0, float(cfg["dt_s"])).hourly_W, load_W)
+    drawdown = daily_storage(tmy.harvest_model(c_lb, 0.0, dt_s).hourly_W, c_lb / dt_s)
     ds.attrs.update(
         scenario="site_storage",
         c_lb_J_per_slot=c_lb,
+        load_hour_J=hour_J,
         **{f"trace_{k}": float(v) for k, v in drawdown.items()},
     )
     return ds

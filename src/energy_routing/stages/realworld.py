@@ -221,12 +221,17 @@ def site_storage_summary(ds, dt_s: float) -> dict:
     aux = ds["aux_J_per_slot"] * per_day
     diff = aux.sel(harvest="tmy") - aux.sel(harvest="iid")
     n = aux.sizes["trial"]
+    hour_J = float(ds.attrs["load_hour_J"])
     rows = []
     for rho in ds.provisioning.to_numpy():
         for cap in ds.capacity_J.to_numpy():
             sel = {"provisioning": rho, "capacity_J": cap}
             d = diff.sel(sel).to_numpy()
-            row = {"provisioning": float(rho), "capacity_J": None if np.isinf(cap) else float(cap)}
+            row = {
+                "provisioning": float(rho),
+                "capacity_hours": None if np.isinf(cap) else float(cap) / hour_J,
+                "capacity_J": None if np.isinf(cap) else float(cap),
+            }
             for h in ds.harvest.to_numpy():
                 a = aux.sel(harvest=h, **sel).to_numpy()
                 row[f"{h}_kWh_per_day"] = float(a.mean())
@@ -236,6 +241,7 @@ def site_storage_summary(ds, dt_s: float) -> dict:
             rows.append(row)
     horizon = int(ds.attrs["horizon_slots"])
     return {
+        "load_kW": hour_J / 3.6e6,
         "horizon_slots": horizon,
         "horizon_days": horizon * dt_s / SECONDS_PER_DAY,
         "trials": int(n),
