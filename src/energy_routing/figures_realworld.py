@@ -12,6 +12,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -380,11 +381,11 @@ def fig_site_storage(part: dict):
                 fontsize="x-small",
                 color="0.3",
             )
+    ax.set(xscale="log", yscale="log")
     ticks = [*sorted(set(finite)), unbounded_at]
     ax.set_xticks(ticks, [*(f"{t:.3g}" for t in ticks[:-1]), "∞"])
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     ax.set(
-        xscale="log",
-        yscale="log",
         xlabel=f"Store capacity [hours of the {part['load_kW']:.3g} kW critical load]",
         ylabel="Mean auxiliary energy [kWh/day]",
         title=f"Empty store at midnight, {part['horizon_days']:.3g} days, "
