@@ -3,7 +3,8 @@
 Each kind is produced for real on the tiny config (``.test/config.yaml``, with few trials
 and a short horizon): the task grid and the difficulty grid of the characterize stage,
 Monte Carlo shards of two routing errors and two trial ranges, their merge, and the
-datasets of the policy, dispatcher and storage studies (docs/model.md §12). Each file
+datasets of the policy, dispatcher and storage studies (docs/model.md §12) and the storage
+grid at a real site (§13). Each file
 goes through the IOOS compliance checker (``compliance-checker --test cf:1.11 --criteria
 strict``), which must report no high (error) and no medium (warning) finding.
 
@@ -84,6 +85,17 @@ def _studies(cfg: dict, grid_nc: Path, out: Path) -> dict[str, Path]:
             part_json=out / f"{stage}.json",
             **kw,
         )
+    from energy_routing.stages import realworld
+
+    cfg["realworld"]["storage"].update(trials=2, horizon_days=1.0, provisioning=[1.0])
+    cfg["realworld"]["storage"]["capacity_hours"] = [1.0, None]
+    files["site_storage"] = out / "site_storage.nc"
+    realworld.site_storage(
+        json.loads(registry.stage_config(cfg, "site_storage")),
+        grid_nc=grid_nc,
+        dataset=files["site_storage"],
+        part_json=out / "site_storage.json",
+    )
     return files
 
 
@@ -117,7 +129,7 @@ def _failures(report: dict, priority: str) -> list[str]:
 
 @pytest.mark.parametrize(
     "kind",
-    ["tasks", "difficulty", "shard", "merged", "policies", "routers", "storage"],
+    ["tasks", "difficulty", "shard", "merged", "policies", "routers", "storage", "site_storage"],
 )
 def test_no_cf_errors_or_warnings(nc_files, kind, tmp_path):
     report = cf_findings(nc_files[kind], tmp_path / "report.json")

@@ -49,3 +49,18 @@ def load_dataset(path) -> xr.Dataset:
     """
     with xr.open_dataset(path, decode_times=False, decode_timedelta=False) as ds:
         return ds.load()
+
+
+def with_threads(cfg: dict, threads: int) -> dict:
+    """``cfg`` with ``montecarlo.threads`` set (the numbers do not depend on it)."""
+    return {**cfg, "montecarlo": {**cfg.get("montecarlo", {}), "threads": int(threads)}}
+
+
+def write_study(ds: xr.Dataset, cfg: dict, kind: str, title: str, out_nc) -> None:
+    """A study's dataset with provenance and CF global attributes, written atomically."""
+    from energy_routing.mcio import write_netcdf_atomic
+    from energy_routing.provenance import cf_global_attrs, provenance
+
+    history = f"energy-routing: {kind} study computed from the configuration in config_json"
+    attrs = {**provenance(cfg), **cf_global_attrs(history, title=title)}
+    write_netcdf_atomic(ds.assign_attrs(attrs), out_nc)

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from energy_routing.atomic import write_json
 from energy_routing.engine import compare, studies
-from energy_routing.mcio import write_netcdf_atomic
-from energy_routing.provenance import cf_global_attrs, provenance
-from energy_routing.stages import load_dataset
+from energy_routing.stages import load_dataset, with_threads, write_study
 
 _TITLES = {
     "policies": "energy-routing dispatch-policy study (docs/model.md §12.6)",
@@ -21,16 +19,8 @@ _TITLES = {
 }
 
 
-def _threads(cfg: dict, threads: int) -> dict:
-    """``cfg`` with ``montecarlo.threads`` set (the numbers do not depend on it)."""
-    return {**cfg, "montecarlo": {**cfg.get("montecarlo", {}), "threads": int(threads)}}
-
-
 def _write(ds, cfg: dict, kind: str, out_nc) -> None:
-    """The study's dataset with provenance and CF global attributes, written atomically."""
-    history = f"energy-routing: {kind} study computed from the configuration in config_json"
-    attrs = {**provenance(cfg), **cf_global_attrs(history, title=_TITLES[kind])}
-    write_netcdf_atomic(ds.assign_attrs(attrs), out_nc)
+    write_study(ds, cfg, kind, _TITLES[kind], out_nc)
 
 
 def policies(
@@ -44,7 +34,7 @@ def policies(
     scenario, its provisioning, the trials and the horizon. ``threads`` (montecarlo.threads
     in the config) does not change the numbers.
     """
-    ds = studies.policy_study(load_dataset(grid_nc), _threads(cfg, threads), scenario=scenario)
+    ds = studies.policy_study(load_dataset(grid_nc), with_threads(cfg, threads), scenario=scenario)
     _write(ds, cfg, "policies", out_nc)
     common = {
         "scenario": str(ds.attrs["scenario"]),
@@ -61,7 +51,7 @@ def routers(cfg: dict, *, grid_nc, out_nc, part_json, threads: int = 1) -> None:
     The part is the list of :func:`energy_routing.engine.compare.router_records`, each
     with the study's provisioning, trials, horizon and the break-even decision energy.
     """
-    ds = studies.router_study(load_dataset(grid_nc), _threads(cfg, threads))
+    ds = studies.router_study(load_dataset(grid_nc), with_threads(cfg, threads))
     _write(ds, cfg, "routers", out_nc)
     common = {
         "provisioning": float(ds.attrs["provisioning"]),
@@ -78,7 +68,7 @@ def storage(cfg: dict, *, grid_nc, out_nc, part_json, threads: int = 1) -> None:
     The part is the list of :func:`energy_routing.engine.compare.storage_records`, each
     with the trials and the horizon.
     """
-    ds = studies.storage_study(load_dataset(grid_nc), _threads(cfg, threads))
+    ds = studies.storage_study(load_dataset(grid_nc), with_threads(cfg, threads))
     _write(ds, cfg, "storage", out_nc)
     common = {"trials": int(ds.sizes["trial"]), "horizon_slots": int(ds.time.values[-1])}
     write_json([{**common, **r} for r in compare.storage_records(ds)], part_json)

@@ -135,11 +135,6 @@ def _external_source(rows) -> str:
     return f"{first}; parameter counts from {where}"
 
 
-def _with_threads(cfg: dict, threads: int) -> dict:
-    """``cfg`` with ``montecarlo.threads`` set (threads never change the numbers)."""
-    return {**cfg, "montecarlo": {**cfg.get("montecarlo", {}), "threads": int(threads)}}
-
-
 def day_night(cfg: dict, *, grid_nc, table_csv, part_json, threads: int = 1) -> None:
     """What the day-night cycle costs at the critical point of the configured workload
     (docs/model.md §13).
@@ -151,10 +146,10 @@ def day_night(cfg: dict, *, grid_nc, table_csv, part_json, threads: int = 1) -> 
     """
     from energy_routing import supply
     from energy_routing.engine import studies
-    from energy_routing.stages import load_dataset
+    from energy_routing.stages import load_dataset, with_threads
 
     grid = load_dataset(grid_nc)
-    ds = studies.day_night_study(grid, _with_threads(cfg, threads))
+    ds = studies.day_night_study(grid, with_threads(cfg, threads))
     table = studies.day_night_rows(ds)
     with atomic_output(table_csv) as tmp:
         table.to_csv(tmp, index=False)
@@ -204,12 +199,12 @@ def site_storage(cfg: dict, *, grid_nc, dataset, part_json, threads: int = 1) ->
     written as NetCDF, and a JSON part with the mean auxiliary energy per day of every
     design (paired on common arrivals) and the trace's deterministic storage."""
     from energy_routing.engine import studies
-    from energy_routing.mcio import write_netcdf_atomic
-    from energy_routing.stages import load_dataset
+    from energy_routing.stages import load_dataset, with_threads, write_study
 
     grid = load_dataset(grid_nc)
-    ds = studies.site_storage_study(grid, _with_threads(cfg, threads))
-    write_netcdf_atomic(ds, dataset)
+    ds = studies.site_storage_study(grid, with_threads(cfg, threads))
+    title = "energy-routing storage grid at a real PV site (docs/model.md §13)"
+    write_study(ds, cfg, "site_storage", title, dataset)
     write_json(site_storage_summary(ds, float(cfg["dt_s"])), part_json)
 
 
