@@ -985,6 +985,23 @@ def _check_checkpoints(checkpoints: Iterable[int]) -> np.ndarray:
     return cps
 
 
+def _routed_chunks(plan, streams, horizon: int, chunk_slots: int, task_counts: np.ndarray):
+    """The chunks of one trial, drawn and routed (stages 1-2): yields ``(t0, L, draws,
+    types, models)`` for consecutive chunks of at most ``chunk_slots`` slots up to
+    ``horizon``, tallying the routes into ``task_counts``. The harvest buffer is reused:
+    a chunk's draws are valid until the next one is drawn."""
+    harvest_buf = np.empty(chunk_slots)
+    supply_state = plan.start_trial(streams)
+    t0 = 0
+    while t0 < horizon:
+        n_slots = min(chunk_slots, horizon - t0)
+        draws = draw_chunk(streams, plan, n_slots, harvest_buf, supply_state)
+        types, models = route_myopic(draws, plan)
+        tally_routes(draws, plan, task_counts)
+        yield t0, n_slots, draws, types, models
+        t0 += n_slots
+
+
 def _run_trial(
     plan: EnginePlan,
     streams: tuple[np.random.Generator, ...],
@@ -997,20 +1014,13 @@ def _run_trial(
     task_counts: np.ndarray,
 ) -> None:
     """Simulate one trial chunk by chunk, writing into the given record rows."""
-    horizon = int(checkpoints[-1])
     n_carry = plan.max_service - 1
-    harvest_buf = np.empty(chunk_slots)
     lumped_buf = np.empty(chunk_slots)
     spread_buf = np.zeros(chunk_slots + n_carry)
     state[:] = 0.0
     next_cp = np.zeros(len(modes), dtype=np.int64)
-    supply_state = plan.start_trial(streams)
-    t0 = 0
-    while t0 < horizon:
-        n_slots = min(chunk_slots, horizon - t0)
-        draws = draw_chunk(streams, plan, n_slots, harvest_buf, supply_state)
-        types, models = route_myopic(draws, plan)
-        tally_routes(draws, plan, task_counts)
+    chunks = _routed_chunks(plan, streams, int(checkpoints[-1]), chunk_slots, task_counts)
+    for t0, n_slots, draws, types, models in chunks:
         for k, mode in enumerate(modes):
             if mode == "lumped":
                 consumption = lumped_buf[:n_slots]
@@ -1035,7 +1045,6 @@ def _run_trial(
             )
             if mode == "distributed":
                 _carry_spill(spread_buf, n_slots, n_carry)
-        t0 += n_slots
 
 
 def _run_trial_per_slot(
@@ -1060,19 +1069,12 @@ def _run_trial_per_slot(
     policy and store sees the same arrivals, routes and harvests. ``values`` (mode,
     field) receives the final named state of each mode.
     """
-    horizon = int(checkpoints[-1])
     n_carry = plan.max_service - 1
-    harvest_buf = np.empty(chunk_slots)
     wait_limit, last_start, kind, reserve, v_weight = policy_tables
     states = [SlotState.empty(n_carry, values[k]) for k in range(len(modes))]
     next_cp = np.zeros(len(modes), dtype=np.int64)
-    supply_state = plan.start_trial(streams)
-    t0 = 0
-    while t0 < horizon:
-        n_slots = min(chunk_slots, horizon - t0)
-        draws = draw_chunk(streams, plan, n_slots, harvest_buf, supply_state)
-        types, models = route_myopic(draws, plan)
-        tally_routes(draws, plan, task_counts)
+    chunks = _routed_chunks(plan, streams, int(checkpoints[-1]), chunk_slots, task_counts)
+    for t0, n_slots, draws, types, models in chunks:
         order = slot_order(draws.slots, n_slots)
         a_slot = draws.slots[order]
         a_type = types[order]
@@ -1120,7 +1122,6 @@ def _run_trial_per_slot(
                 *rec,
                 shift,
             )
-        t0 += n_slots
 
 
 def _policy_tables(workload: Workload, policy) -> tuple[np.ndarray, np.ndarray, int, float, float]:
