@@ -200,9 +200,9 @@ def main() -> None:
     checkpoints = log_checkpoints(1, horizon, 30)
     key = scenario_key("benchmark")
 
-    def engine(mode: str) -> None:
+    def engine(mode: str, supply: Supply | None = None) -> None:
         simulate(
-            workload,
+            dataclasses.replace(workload, supply=supply),
             routing_error=ROUTING_ERROR,
             checkpoints=checkpoints,
             trials=trials,
@@ -248,18 +248,6 @@ def main() -> None:
         consumption=("lumped",),
     )
 
-    def with_supply(sup: Supply) -> None:
-        simulate(
-            dataclasses.replace(workload, supply=sup),
-            routing_error=ROUTING_ERROR,
-            checkpoints=checkpoints,
-            trials=trials,
-            root_seed=1,
-            scenario_key=key,
-            n_threads=threads,
-            consumption=("lumped",),
-        )
-
     supplies = supply_cases()
     naive_rate = naive_slots / best_time(lambda: naive_loop(workload, naive_slots, 2), 1)
     best = best_times_interleaved(
@@ -269,7 +257,7 @@ def main() -> None:
             "floor": lambda: rng_floor(workload, floor_slots, 3),
             "floor_threads": lambda: rng_floor_threads(workload, floor_slots, 3, threads),
             "per_slot": per_slot,
-            **{name: (lambda sup=sup: with_supply(sup)) for name, sup in supplies.items()},
+            **{name: (lambda sup=sup: engine("lumped", sup)) for name, sup in supplies.items()},
         },
         repeats,
     )
