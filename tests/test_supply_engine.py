@@ -185,3 +185,14 @@ def test_exact_theory_is_withheld_from_non_iid_supplies():
     assert exact_applies(wl) and exact_applies(with_supply(wl))
     assert not exact_applies(with_supply(wl, harvest="ar1", phi=0.3))
     assert not exact_applies(with_supply(wl, load_amplitude=0.2))
+
+
+def test_draw_chunk_needs_the_trial_state_with_a_supply():
+    wl = with_supply(small_workload(1.0), load_amplitude=0.5)
+    plan = mc.EnginePlan.build(wl, 0.0)
+    streams = mc.trial_streams(1, 2, 3)
+    with pytest.raises(ValueError, match="trial's state"):
+        mc.draw_chunk(streams, plan, 100, np.empty(100))
+    state = plan.start_trial(streams)
+    mc.draw_chunk(streams, plan, 100, np.empty(100), state)
+    assert state.slot == 100

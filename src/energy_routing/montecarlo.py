@@ -650,8 +650,11 @@ def draw_chunk(
     """
     rates = None
     if plan.supply is not None:
-        t0 = 0 if state is None else state.slot
-        rates = plan.supply.arrival_rates(t0 + np.arange(n_slots), plan.dt_s, plan.mean_rate)
+        if state is None:
+            raise ValueError("state: a workload with a supply needs the trial's state")
+        rates = plan.supply.arrival_rates(
+            state.slot + np.arange(n_slots), plan.dt_s, plan.mean_rate
+        )
     if rates is None:
         counts = streams[STREAM_ARRIVALS].poisson(plan.mix_rate * n_slots)
         slots = streams[STREAM_SLOTS].integers(0, n_slots, size=int(counts.sum()))
@@ -676,8 +679,6 @@ def draw_chunk(
         picks = np.zeros(0, dtype=np.int64)
     harvest = harvest_out[:n_slots]
     if plan.harvest_model is not None:
-        if state is None:
-            raise ValueError("state: a correlated or solar harvest needs the trial's state")
         _, state.harvest = plan.harvest_model.draw(
             streams[STREAM_HARVEST], n_slots, state.harvest, out=harvest
         )
