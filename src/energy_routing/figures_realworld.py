@@ -313,7 +313,7 @@ def fig_carbon(rows, intensity: dict):
         ylabel="",
         title=f"{intensity['region_name']}: {intensity['g_co2e_per_kWh']:.0f} g CO2e/kWh{year}",
     )
-    ax.legend(fontsize="small", loc="lower right")
+    ax.legend(fontsize="small", loc="upper right")
     fig.text(
         0.01, 0.01, f"source: {intensity['source']}", fontsize="xx-small", va="bottom", wrap=True
     )

@@ -273,6 +273,25 @@ def policy_study(grid: xr.Dataset, cfg: Mapping, scenario: str | None = None) ->
     return ds
 
 
+def _store_and_engine(cfg: Mapping) -> dict:
+    """The keyword arguments every storage grid shares: the store's losses of
+    ``storage_grid`` (checked) and the engine settings of ``montecarlo``."""
+    sec, mc = section(cfg, "storage_grid"), _mc(cfg)
+    for key in ("eta_charge", "eta_discharge"):
+        if not 0.0 < float(sec[key]) <= 1.0:
+            raise ValueError(f"config key 'storage_grid.{key}': must lie in (0, 1]")
+    if not 0.0 <= float(sec["self_discharge_per_slot"]) < 1.0:
+        raise ValueError("config key 'storage_grid.self_discharge_per_slot': must lie in [0, 1)")
+    return {
+        "eta_charge": float(sec["eta_charge"]),
+        "eta_discharge": float(sec["eta_discharge"]),
+        "self_discharge_per_slot": float(sec["self_discharge_per_slot"]),
+        "root_seed": mc["seed"],
+        "chunk_slots": mc["chunk_slots"],
+        "n_threads": mc["threads"],
+    }
+
+
 def storage_study(grid: xr.Dataset, cfg: Mapping) -> xr.Dataset:
     """The planner's grid of provisioning x capacity (docs/model.md §12.7), myopic policy.
 
@@ -281,11 +300,6 @@ def storage_study(grid: xr.Dataset, cfg: Mapping) -> xr.Dataset:
     sec = section(cfg, "storage_grid")
     mc = _mc(cfg)
     caps = [math.inf if c is None else float(c) for c in sec["capacity_J"]]
-    for key, lo in (("eta_charge", 0.0), ("eta_discharge", 0.0)):
-        if not lo < float(sec[key]) <= 1.0:
-            raise ValueError(f"config key 'storage_grid.{key}': must lie in (0, 1]")
-    if not 0.0 <= float(sec["self_discharge_per_slot"]) < 1.0:
-        raise ValueError("config key 'storage_grid.self_discharge_per_slot': must lie in [0, 1)")
     if not caps or any(not c > 0 for c in caps):
         raise ValueError(
             "config key 'storage_grid.capacity_J': capacities must be > 0 (null = unbounded)"
@@ -298,14 +312,9 @@ def storage_study(grid: xr.Dataset, cfg: Mapping) -> xr.Dataset:
         caps,
         checkpoints=log_checkpoints(mc["t_min"], int(sec["t_max"]), mc["checkpoints"]),
         trials=int(sec["trials"]),
-        root_seed=mc["seed"],
         scenario_key=scenario_key("storage_grid"),
-        eta_charge=float(sec["eta_charge"]),
-        eta_discharge=float(sec["eta_discharge"]),
-        self_discharge_per_slot=float(sec["self_discharge_per_slot"]),
-        chunk_slots=mc["chunk_slots"],
-        n_threads=mc["threads"],
         consumption=sec["consumption"],
+        **_store_and_engine(cfg),
     )
     ds.attrs.update(scenario="storage_grid", c_lb_J_per_slot=float(grid["c_lb_J_per_slot"]))
     return ds
@@ -489,7 +498,6 @@ def site_storage_study(grid: xr.Dataset, cfg: Mapping) -> xr.Dataset:
         trace at critical load (:func:`~energy_routing.supply.daily_storage`, J).
     """
     rw, mc = cfg["realworld"], _mc(cfg)
-    sec = section(cfg, "storage_grid")
     st = rw["storage"]
     pv = pv_hourly(**pv_arguments(cfg["supply"]["solar"]))["ac_W"]
     tmy = day_night_supplies(pv, 0.0)[("tmy", "flat")]
@@ -507,13 +515,8 @@ def site_storage_study(grid: xr.Dataset, cfg: Mapping) -> xr.Dataset:
                 [math.inf if h is None else float(h) * hour_J for h in st["capacity_hours"]],
                 checkpoints=log_checkpoints(mc["t_min"], horizon, mc["checkpoints"]),
                 trials=int(st["trials"]),
-                root_seed=mc["seed"],
                 scenario_key=scenario_key("site_storage"),
-                eta_charge=float(sec["eta_charge"]),
-                eta_discharge=float(sec["eta_discharge"]),
-                self_discharge_per_slot=float(sec["self_discharge_per_slot"]),
-                chunk_slots=mc["chunk_slots"],
-                n_threads=mc["threads"],
+                **_store_and_engine(cfg),
             ).expand_dims(harvest=[name])
         )
     ds = xr.concat(parts, dim="harvest", combine_attrs="override")

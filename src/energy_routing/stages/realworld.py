@@ -213,9 +213,12 @@ def site_storage_summary(ds, dt_s: float) -> dict:
     standard error [kWh/day], and the tmy harvest's excess over the i.i.d. harvest, paired
     trial by trial (docs/model.md §13)."""
     per_day = SECONDS_PER_DAY / dt_s / 3.6e6  # J/slot -> kWh/day
-    aux = ds["aux_J_per_slot"] * per_day
-    diff = aux.sel(harvest="tmy") - aux.sel(harvest="iid")
-    n = aux.sizes["trial"]
+    mean = ds["aux_mean_J_per_slot"] * per_day
+    sem = ds["aux_sem_J_per_slot"] * per_day
+    diff = (
+        ds["aux_J_per_slot"].sel(harvest="tmy") - ds["aux_J_per_slot"].sel(harvest="iid")
+    ) * per_day
+    n = ds.sizes["trial"]
     hour_J = float(ds.attrs["load_hour_J"])
     rows = []
     for rho in ds.provisioning.to_numpy():
@@ -228,9 +231,8 @@ def site_storage_summary(ds, dt_s: float) -> dict:
                 "capacity_J": None if np.isinf(cap) else float(cap),
             }
             for h in ds.harvest.to_numpy():
-                a = aux.sel(harvest=h, **sel).to_numpy()
-                row[f"{h}_kWh_per_day"] = float(a.mean())
-                row[f"{h}_sem_kWh_per_day"] = float(a.std(ddof=1) / math.sqrt(n))
+                row[f"{h}_kWh_per_day"] = float(mean.sel(harvest=h, **sel))
+                row[f"{h}_sem_kWh_per_day"] = float(sem.sel(harvest=h, **sel))
             row["excess_kWh_per_day"] = float(d.mean())
             row["excess_sem_kWh_per_day"] = float(d.std(ddof=1) / math.sqrt(n))
             rows.append(row)
