@@ -10,7 +10,8 @@ and thinning; lumped consumption) is simulated through the library, not Snakemak
 default seed and for ``--seeds`` independent root seeds 1, 2, ..., and put through
 :func:`energy_routing.analysis.deviation_points` and
 :func:`energy_routing.analysis.agreement_by_mode`, with the plain mean and with the control
-variate (:func:`energy_routing.analysis.control_variate_mean`, docs/model.md §11.7).
+variate (:func:`energy_routing.analysis.deficit_curve_with_controls`: the walk positions at
+T, T/2, T/4, ... as controls, docs/model.md §11.7).
 
 Pooled test at the critical point: the rho = 1 scenario of ``--pool-seeds`` seeds 1, 2, ...
 (the first ``--seeds`` of them shared with the sweep runs; the default seed is left out),
@@ -119,9 +120,10 @@ def pooled_test(setup: dict, critical: list[xr.Dataset]) -> dict:
     )
     mu = float(critical[0].mu_J_per_slot[0])
     exact = theory.exact_deficit_curve(setup["workloads"][CRITICAL], setup["routing_error"], T)
-    est = analysis.control_variate_mean(d, b, mu * T)
-    z_plain = (est.plain_mean - exact.expected_J) / est.plain_sem
-    z_cv = (est.mean - exact.expected_J) / est.sem
+    plain_mean, plain_sem = d.mean(axis=0), d.std(axis=0, ddof=1) / np.sqrt(len(d))
+    cv_mean, cv_sem = analysis.deficit_curve_with_controls(d, b, mu, T)
+    z_plain = (plain_mean - exact.expected_J) / plain_sem
+    z_cv = (cv_mean - exact.expected_J) / cv_sem
     per_seed = np.array(
         [
             (
@@ -142,8 +144,8 @@ def pooled_test(setup: dict, critical: list[xr.Dataset]) -> dict:
         "T": [int(T[i]) for i in idx],
         "exact_J": [float(exact.expected_J[i]) for i in idx],
         "exact_bound_J": [float(exact.error_bound_J[i]) for i in idx],
-        "pooled_mean_J": [float(est.plain_mean[i]) for i in idx],
-        "pooled_sem_J": [float(est.plain_sem[i]) for i in idx],
+        "pooled_mean_J": [float(plain_mean[i]) for i in idx],
+        "pooled_sem_J": [float(plain_sem[i]) for i in idx],
         "z_plain": [float(z_plain[i]) for i in idx],
         "z_control_variate": [float(z_cv[i]) for i in idx],
         "max_abs_z_plain_all_checkpoints": float(np.abs(z_plain[T >= setup["window"]]).max()),
@@ -191,8 +193,9 @@ def markdown(s: dict) -> str:
         f"walk, default sweep ({s['trials']} trials, T up to {s['t_max']:.0e}, lumped) for the "
         f"default seed {s['default_seed']} and {s['n_seeds']} other root seeds "
         f"({s['points_per_run']} points per run). The control variate subtracts "
-        "beta (S_T - mu T), the free walk position's known-mean error, with beta fitted "
-        "leaving the trial out (docs/model.md §11.7).\n\n"
+        "the part of D_T explained by the free walk's positions at T, T/2, T/4, ... "
+        "(known means mu t), with coefficients fitted leaving the trial out "
+        "(docs/model.md §11.7).\n\n"
         f"Pooled critical test (rho = 1, {p['seeds']} seeds x {p['trials'] // p['seeds']} trials "
         f"= {p['trials']} trials), z of the pooled mean against the exact curve: {pooled} "
         "(largest |z| over all checkpoints of the fit window: "

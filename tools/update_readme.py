@@ -101,7 +101,7 @@ def results_block(results: Path) -> str:
                 " the independent check is each sweep scenario's last point against the exact"
                 f" walk: chi-square {check['chi2']:.3g} on {check['dof']} degrees of freedom,"
                 f" p = {check['p_value']:.2g} (z = "
-                + ", ".join(f"{v:+.2f}" for v in check["z_at_t_max"].values())
+                + ", ".join(f"{v:+.2f} ({k})" for k, v in check["z_at_t_max"].items())
                 + ")."
             )
     sweep = pd.read_csv(results / "regimes" / "sweep.csv")

@@ -224,8 +224,8 @@ def _reading_deviation(sweep: dict | None) -> str:
         plain = sweep.get("deviation_points_within_2se_exact_plain") or {}
         if sweep.get("deviation_estimator") == "control_variate":
             text += (
-                " The points are control-variate means (the free walk position, whose mean "
-                "mu T is exact, removes most of the noise on the deficit side; "
+                " The points are control-variate means (the free walk's positions at T, "
+                "T/2, T/4, ..., whose means mu t are exact, take out most of the noise; "
                 "docs/model.md §11.7)"
                 + (
                     "; with the plain mean over trials "
