@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from stagerun import characterize_into, simulate_scenario
 
-from energy_routing import config, figures
+from energy_routing import config, figures, report
 from energy_routing.stages import (
     analyze,
     load_dataset,
@@ -182,6 +182,15 @@ def test_summary_and_report(run, drawn):
     assert "mean D_T at T_max [J]" in md and "drift μ [J/slot]" in md
     html = (d / "report.html").read_text()
     assert html.count('src="data:image/png;base64,') == len(CORE_FIGURES)
+    # The default supply needs no caveat; any other names itself and warns that the closed
+    # forms and the transition test's null are for independent slots.
+    assert "approximation for this supply" not in md
+    other = {**summary, "regimes_fig4": {**summary["regimes_fig4"], "supply": "solar PV"}}
+    warned = report.build_markdown(
+        other, pd.read_csv(run["models"]), pd.read_csv(run["tasks"]), [], d
+    )
+    assert "Supply: solar PV." in warned
+    assert "approximation for this supply" in warned and "daily or seasonal cycle" in warned
 
 
 def test_regimes_without_exact_theory_for_a_deterministic_harvest(run, tmp_path):

@@ -321,7 +321,10 @@ def build_markdown(
                     "The closed forms use the harvest's long-run variance (docs/model.md §13) "
                     "and are an approximation for this supply; a daily cycle, the seasons and "
                     "the first night make the deficit grow faster than the diffusion over "
-                    "short horizons, and the exact discrete theory does not apply.",
+                    "short horizons, and the exact discrete theory does not apply. The "
+                    "transition test's threshold is simulated for independent slots, so "
+                    "against such a supply a detection can be the daily or seasonal cycle "
+                    "rather than a drift.",
                     "",
                 ]
             cols = [
