@@ -10,15 +10,18 @@ critical provisioning) are put through :func:`energy_routing.regimes.detect_tran
 
 Each routing error gets one pool of trials (its own scenario key); the pool is cut into
 disjoint data sets of 50, 100 and 200 trials, so the data sets of one row are independent.
-Choices, made for a run time of about ten minutes on one core:
+Choices, made for a run time of about a quarter of an hour on one core:
 
 * horizon 1e5 slots, 60 log-spaced checkpoints from 10 (the test itself uses at most 20
   of those >= 100 slots, its defaults);
 * 16,000 critical trials (80 data sets of 200, 160 of 100, 320 of 50) with both consumption
   modes, and 4,000 trials per routing error with lumped consumption only;
+* for a tighter false-positive rate where it matters most (200 trials, horizon 1e5),
+  40,000 more critical trials (lumped, their own scenario key): 200 further data sets of
+  200, tested without resampling (the decision does not use the resamples);
 * for a tighter false-positive rate, 30,000 more critical trials (lumped) with a horizon of
   1e4 slots (45 checkpoints): 1,050 further independent data sets, tested without
-  resampling (the decision does not use the resamples);
+  resampling;
 * the test's default ``n_null`` (2,000) null data sets, drawn with eight seeds per row
   (data set j uses ``rng = j % 8``, so the rate averages over eight null samples), and
   ``n_resamples = 40`` resamples of the trials per data set (the default is 200) for the
@@ -58,6 +61,7 @@ ROOT_SEED = 2601
 N_RESAMPLES = 40
 N_NULL_SEEDS = 8  # data set j uses seed j % 8: eight null samples per row, each memoised
 SHORT_T_MAX, SHORT_POOL = 10_000, 30_000
+EXTRA_POOL, EXTRA_TRIALS = 40_000, 200  # more critical data sets where the issue judges
 N_NULL = inspect.signature(detect_transition).parameters["n_null"].default
 
 
@@ -152,8 +156,8 @@ def markdown(summary: dict) -> str:
 
     lines = [
         "| consumption | routing error | true T* [slots] | horizon [slots] | trials / data set "
-        "| data sets | detected (95 % CI) | BIC rule alone | T* interval covers |",
-        "|---|---:|---:|---:|---:|---:|---|---|---|",
+        "| data sets | resampled | detected (95 % CI) | BIC rule alone | T* interval covers |",
+        "|---|---:|---:|---:|---:|---:|---|---|---|---|",
     ]
     for row in summary["rows"]:
         t_star = "∞ (critical)" if row["true_t_star"] is None else f"{row['true_t_star']:,.0f}"
@@ -161,21 +165,24 @@ def markdown(summary: dict) -> str:
         lines.append(
             f"| {row['consumption']} | {row['routing_error']:g} | {t_star} | {row['t_max']:,} | "
             f"{row['trials_per_dataset']} | {row['datasets']} | "
+            f"{'yes' if row.get('resampled', True) else 'no'} | "
             f"{pct(row['rate'])} {ci(row['rate_ci95'])} | {pct(row['bic_rate'])} | {cover} |"
         )
     s = summary["setup"]
     for row in summary["false_positives_pooled"]:
         lines.append(
-            f"\nAll critical {row['consumption']} data sets together: {row['detected']} "
+            f"\nAll critical {row.get('scope', '')}{row['consumption']} data sets together: "
+            f"{row['detected']} "
             f"detections in {row['datasets']}, {pct(row['rate'])} {ci(row['rate_ci95'])}."
         )
     lines += [
         "",
         f"Engine: `montecarlo.simulate`, default configuration, horizon {s['t_max']:,} slots "
         f"({s['n_checkpoints']} checkpoints from {s['t_min']}) and, for more critical data "
-        f"sets, {s['short_t_max']:,} slots (45 checkpoints, no resampling); test: "
+        f"sets, {s['short_t_max']:,} slots (45 checkpoints); test: "
         "`regimes.detect_transition` with its defaults (alpha = 0.05, checkpoints >= 100, "
-        f"at most 20 points, {s['n_null']} null data sets), {s['n_resamples']} resamples. "
+        f"at most 20 points, {s['n_null']} null data sets), {s['n_resamples']} resamples of "
+        "the trials where resampled (the decision does not use them). "
         'Detections at routing error 0 are false positives; "BIC rule alone" is the '
         "segmented-fit decision of `regimes.fit_regime` on the same data sets. "
         f"Run time {s['runtime_s'] / 60:.1f} min.",
@@ -200,12 +207,19 @@ def main(argv=None) -> None:
     drift_pool = 400 if args.quick else 4_000
     short_pool = 1_600 if args.quick else SHORT_POOL
 
-    # (routing error, trials, consumption modes, checkpoints, key suffix, resamples)
-    blocks = [(0.0, critical_pool, ("lumped", "distributed"), cps, "", N_RESAMPLES)]
-    blocks += [(0.0, short_pool, ("lumped",), short_cps, "-short", 0)]
-    blocks += [(eps, drift_pool, ("lumped",), cps, "", N_RESAMPLES) for eps in ROUTING_ERRORS[1:]]
+    extra_pool = 800 if args.quick else EXTRA_POOL
+
+    # (routing error, trials, consumption modes, checkpoints, key suffix, resamples,
+    #  trials per data set)
+    blocks = [(0.0, critical_pool, ("lumped", "distributed"), cps, "", N_RESAMPLES, TRIAL_COUNTS)]
+    blocks += [(0.0, extra_pool, ("lumped",), cps, "-more", 0, (EXTRA_TRIALS,))]
+    blocks += [(0.0, short_pool, ("lumped",), short_cps, "-short", 0, TRIAL_COUNTS)]
+    blocks += [
+        (eps, drift_pool, ("lumped",), cps, "", N_RESAMPLES, TRIAL_COUNTS)
+        for eps in ROUTING_ERRORS[1:]
+    ]
     rows = []
-    for eps, n_trials, modes, checkpoints, key, n_resamples in blocks:
+    for eps, n_trials, modes, checkpoints, key, n_resamples, counts in blocks:
         mu, sigma = montecarlo.drift_volatility(workload, eps)
         true_t_star = 2 * sigma**2 / (math.pi * mu**2) if eps > 0 else math.inf
         tick = time.perf_counter()
@@ -215,9 +229,10 @@ def main(argv=None) -> None:
             flush=True,
         )
         for mode, pool in pools.items():
-            for m in TRIAL_COUNTS:
+            for m in counts:
                 row = evaluate(checkpoints, pool, eps, m, true_t_star, n_resamples)
                 row["consumption"] = mode
+                row["resampled"] = bool(n_resamples)
                 rows.append(row)
                 print(
                     f"  {mode:11s} m={m:3d}: {row['detected']}/{row['datasets']} detected, "
@@ -226,13 +241,24 @@ def main(argv=None) -> None:
                 )
 
     pooled = []
-    for mode in ("lumped", "distributed"):
-        critical = [r for r in rows if r["routing_error"] == 0 and r["consumption"] == mode]
+    for mode, scope, picks in (
+        ("lumped", "", lambda r: True),
+        ("distributed", "", lambda r: True),
+        (
+            "lumped",
+            f"{EXTRA_TRIALS}-trial, horizon {t_max:,} ",
+            lambda r: r["trials_per_dataset"] == EXTRA_TRIALS and r["t_max"] == t_max,
+        ),
+    ):
+        critical = [
+            r for r in rows if r["routing_error"] == 0 and r["consumption"] == mode and picks(r)
+        ]
         k = sum(r["detected"] for r in critical)
         n = sum(r["datasets"] for r in critical)
         pooled.append(
             {
                 "consumption": mode,
+                "scope": scope,
                 "detected": k,
                 "datasets": n,
                 "rate": k / n,
@@ -251,6 +277,8 @@ def main(argv=None) -> None:
             "critical_pool_trials": critical_pool,
             "short_t_max": int(short_t_max),
             "short_critical_pool_trials": short_pool,
+            "extra_critical_pool_trials": extra_pool,
+            "extra_trials_per_dataset": EXTRA_TRIALS,
             "drift_pool_trials": drift_pool,
             "trial_counts": list(TRIAL_COUNTS),
             "routing_errors": list(ROUTING_ERRORS),
