@@ -145,6 +145,27 @@ def evaluate(cps, pool, eps: float, m: int, true_t_star: float, n_resamples: int
     }
 
 
+def pooled_rate(rows: list[dict], mode: str, scope: str = "", **match) -> dict:
+    """False-positive rate over the critical rows of one consumption mode (and ``match``)."""
+    critical = [
+        r
+        for r in rows
+        if r["routing_error"] == 0
+        and r["consumption"] == mode
+        and all(r[k] == v for k, v in match.items())
+    ]
+    k = sum(r["detected"] for r in critical)
+    n = sum(r["datasets"] for r in critical)
+    return {
+        "consumption": mode,
+        "scope": scope,
+        "detected": k,
+        "datasets": n,
+        "rate": k / n,
+        "rate_ci95": clopper_pearson(k, n),
+    }
+
+
 def markdown(summary: dict) -> str:
     """The README table."""
 
@@ -165,13 +186,13 @@ def markdown(summary: dict) -> str:
         lines.append(
             f"| {row['consumption']} | {row['routing_error']:g} | {t_star} | {row['t_max']:,} | "
             f"{row['trials_per_dataset']} | {row['datasets']} | "
-            f"{'yes' if row.get('resampled', True) else 'no'} | "
+            f"{'yes' if row['resampled'] else 'no'} | "
             f"{pct(row['rate'])} {ci(row['rate_ci95'])} | {pct(row['bic_rate'])} | {cover} |"
         )
     s = summary["setup"]
     for row in summary["false_positives_pooled"]:
         lines.append(
-            f"\nAll critical {row.get('scope', '')}{row['consumption']} data sets together: "
+            f"\nAll critical {row['scope']}{row['consumption']} data sets together: "
             f"{row['detected']} "
             f"detections in {row['datasets']}, {pct(row['rate'])} {ci(row['rate_ci95'])}."
         )
@@ -240,31 +261,17 @@ def main(argv=None) -> None:
                     flush=True,
                 )
 
-    pooled = []
-    for mode, scope, picks in (
-        ("lumped", "", lambda r: True),
-        ("distributed", "", lambda r: True),
-        (
+    pooled = [
+        pooled_rate(rows, "lumped"),
+        pooled_rate(rows, "distributed"),
+        pooled_rate(
+            rows,
             "lumped",
             f"{EXTRA_TRIALS}-trial, horizon {t_max:,} ",
-            lambda r: r["trials_per_dataset"] == EXTRA_TRIALS and r["t_max"] == t_max,
+            trials_per_dataset=EXTRA_TRIALS,
+            t_max=t_max,
         ),
-    ):
-        critical = [
-            r for r in rows if r["routing_error"] == 0 and r["consumption"] == mode and picks(r)
-        ]
-        k = sum(r["detected"] for r in critical)
-        n = sum(r["datasets"] for r in critical)
-        pooled.append(
-            {
-                "consumption": mode,
-                "scope": scope,
-                "detected": k,
-                "datasets": n,
-                "rate": k / n,
-                "rate_ci95": clopper_pearson(k, n),
-            }
-        )
+    ]
 
     summary = {
         "setup": {
