@@ -2,7 +2,7 @@
 
 Measured in one process on the same workload:
 
-* the engine (:func:`energy_routing.montecarlo.simulate`), lumped only and distributed
+* the engine (:func:`energy_routing.engine.driver.simulate`), lumped only and distributed
   only, with ``n_threads = os.cpu_count()``;
 * a straightforward per-slot Python loop, as a paper's script would be written: per slot a
   Poisson count, per task a type and a routing uniform, a Gamma harvest, a battery update;
@@ -40,12 +40,15 @@ from pathlib import Path
 
 import numpy as np
 
-from energy_routing import config, grids
-from energy_routing.engine.compare import workload_with_slack
+from energy_routing import config
+from energy_routing.engine.driver import log_checkpoints, simulate
 from energy_routing.engine.policies import SlackDeferral
 from energy_routing.engine.storage import Storage
-from energy_routing.montecarlo import Workload, log_checkpoints, scenario_key, simulate
-from energy_routing.supply import Supply, pv_hourly
+from energy_routing.engine.streams import scenario_key
+from energy_routing.model import grids
+from energy_routing.model.workload import Workload, workload_with_slack
+from energy_routing.supply.solar import pv_hourly
+from energy_routing.supply.supply import Supply
 
 ROUTING_ERROR = 0.05
 ROOT = Path(__file__).resolve().parents[1]

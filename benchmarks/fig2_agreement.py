@@ -1,17 +1,18 @@
 """How often Fig. 2's Monte Carlo points agree with the exact discrete walk (docs/model.md §11).
 
 The default run reports the share of Fig. 2's points that lie within two standard errors of
-the exact discrete-time curve (:func:`energy_routing.theory.exact_deficit_curve`, lumped
+the exact discrete-time curve (:func:`energy_routing.theory.exact.exact_deficit_curve`, lumped
 consumption). The points of one sweep curve share their trials (neighbouring checkpoints
 are correlated at about 0.98), so that share is a noisy statistic of the run's seed. This
 benchmark measures its distribution: the default sweep of ``config/config.yaml`` (seven
 provisioning ratios, 400 trials, horizon 2e5 slots, the pipeline's checkpoints, fit window
 and thinning; lumped consumption) is simulated through the library, not Snakemake, for the
 default seed and for ``--seeds`` independent root seeds 1, 2, ..., and put through
-:func:`energy_routing.analysis.deviation_points` and
-:func:`energy_routing.analysis.agreement_by_mode`, with the plain mean and with the control
-variate (:func:`energy_routing.analysis.deficit_curve_with_controls`: the walk positions at
-T, T/2, T/4, ... as controls, docs/model.md §11.7).
+:func:`energy_routing.analysis.tables.deviation_points` and
+:func:`energy_routing.analysis.tables.agreement_by_mode`, with the plain mean and with the
+control variate
+(:func:`energy_routing.analysis.control_variate.deficit_curve_with_controls`: the walk
+positions at T, T/2, T/4, ... as controls, docs/model.md §11.7).
 
 Pooled test at the critical point: the rho = 1 scenario of ``--pool-seeds`` seeds 1, 2, ...
 (the first ``--seeds`` of them shared with the sweep runs; the default seed is left out),
@@ -35,7 +36,14 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from energy_routing import __version__, analysis, config, grids, mcio, montecarlo, theory
+from energy_routing import __version__, config
+from energy_routing.analysis import control_variate as analysis_control_variate
+from energy_routing.analysis import tables
+from energy_routing.engine import driver, streams
+from energy_routing.io import netcdf
+from energy_routing.model import grids
+from energy_routing.theory import exact as theory
+from energy_routing.theory import moments
 
 ROOT = Path(__file__).resolve().parents[1]
 CRITICAL = "sweep_rho1"
@@ -51,8 +59,8 @@ def sweep_setup(cfg: dict, trials: int | None = None) -> dict:
     return {
         "scenarios": scen,
         "workloads": {k: grids.workload(grid, cfg, v["provisioning"]) for k, v in scen.items()},
-        "checkpoints": montecarlo.log_checkpoints(mc["t_min"], t_max, mc["checkpoints"]),
-        "window": analysis.fit_window(cfg["regimes"]["fit_from_T"], int(grid.service_slots.max())),
+        "checkpoints": driver.log_checkpoints(mc["t_min"], t_max, mc["checkpoints"]),
+        "window": tables.fit_window(cfg["regimes"]["fit_from_T"], int(grid.service_slots.max())),
         "trials": trials or next(iter(scen.values()))["trials"],
         "routing_error": float(cfg["sweep"]["routing_error"]),
         "chunk_slots": mc["chunk_slots"],
@@ -63,19 +71,19 @@ def sweep_setup(cfg: dict, trials: int | None = None) -> dict:
 def simulate(setup: dict, name: str, seed: int, threads: int) -> xr.Dataset:
     """One sweep scenario's lumped run as a merged-style dataset (with D_t statistics)."""
     wl, eps = setup["workloads"][name], setup["routing_error"]
-    result = montecarlo.simulate(
+    result = driver.simulate(
         wl,
         routing_error=eps,
         checkpoints=setup["checkpoints"],
         trials=setup["trials"],
         root_seed=seed,
-        scenario_key=montecarlo.scenario_key(name),
+        scenario_key=streams.scenario_key(name),
         chunk_slots=setup["chunk_slots"],
         n_threads=threads,
         consumption=("lumped",),
     )
-    mu, sigma = montecarlo.drift_volatility(wl, eps)
-    ds = mcio.result_to_dataset(
+    mu, sigma = moments.drift_volatility(wl, eps)
+    ds = netcdf.result_to_dataset(
         result,
         routing_error=eps,
         mu=mu,
@@ -92,15 +100,13 @@ def simulate(setup: dict, name: str, seed: int, threads: int) -> xr.Dataset:
 def one_seed(setup: dict, seed: int, threads: int) -> tuple[dict, xr.Dataset]:
     """Fig. 2's agreement with the exact walk for one root seed, plain and control variate."""
     datasets = {name: simulate(setup, name, seed, threads) for name in setup["scenarios"]}
-    points = analysis.deviation_points(
-        datasets, from_T=setup["window"], workloads=setup["workloads"]
-    )
+    points = tables.deviation_points(datasets, from_T=setup["window"], workloads=setup["workloads"])
     out = {"seed": seed, "points": len(points)}
     for label, plain in (("plain", True), ("control_variate", False)):
         out[label] = {
-            "within_2se_exact": analysis.agreement_by_mode(points, "exact", plain=plain)["lumped"],
-            "within_2se_diffusion": analysis.agreement_by_mode(points, plain=plain)["lumped"],
-            "last_point": analysis.exact_consistency(points, plain=plain),
+            "within_2se_exact": tables.agreement_by_mode(points, "exact", plain=plain)["lumped"],
+            "within_2se_diffusion": tables.agreement_by_mode(points, plain=plain)["lumped"],
+            "last_point": tables.exact_consistency(points, plain=plain),
         }
     g = points["g_sem"] / points["g_plain_sem"]
     out["sem_ratio_by_scenario"] = {
@@ -121,7 +127,7 @@ def pooled_test(setup: dict, critical: list[xr.Dataset]) -> dict:
     mu = float(critical[0].mu_J_per_slot[0])
     exact = theory.exact_deficit_curve(setup["workloads"][CRITICAL], setup["routing_error"], T)
     plain_mean, plain_sem = d.mean(axis=0), d.std(axis=0, ddof=1) / np.sqrt(len(d))
-    cv_mean, cv_sem = analysis.deficit_curve_with_controls(d, b, mu, T)
+    cv_mean, cv_sem = analysis_control_variate.deficit_curve_with_controls(d, b, mu, T)
     z_plain = (plain_mean - exact.expected_J) / plain_sem
     z_cv = (cv_mean - exact.expected_J) / cv_sem
     per_seed = np.array(

@@ -1,10 +1,10 @@
 """False-positive rate and power of the transition test on the real engine (docs/model.md §11.6).
 
 Independent Monte Carlo data sets of the default configuration (``config/config.yaml``,
-critical provisioning) are put through :func:`energy_routing.regimes.detect_transition`:
+critical provisioning) are put through :func:`energy_routing.analysis.transition.detect_transition`:
 
 * routing error 0 (critical, mu = 0): every detection is a false positive;
-* routing errors 0.05, 0.1 and 0.2 (mu < 0, T* from :func:`energy_routing.montecarlo.
+* routing errors 0.05, 0.1 and 0.2 (mu < 0, T* from :func:`energy_routing.engine.driver.
   drift_volatility` = 44,142, 11,087 and 2,797 slots): detections measure the power, and
   the T* interval from the per-trial drifts is checked against the true T*.
 
@@ -30,7 +30,7 @@ Choices, made for a run time of about a quarter of an hour on one core:
   walk, ``increment_var`` of the trials (the long-run variance also of the distributed one).
 
 Rates come with exact (Clopper-Pearson) 95 % intervals. For contrast, the rate at which the
-BIC decision of :func:`energy_routing.regimes.fit_regime` (independent points) flags the
+BIC decision of :func:`energy_routing.analysis.fits.fit_regime` (independent points) flags the
 same data sets is reported too.
 
 Usage: ``python benchmarks/validate_detector.py [--quick] [--out-dir benchmarks]``; writes
@@ -50,8 +50,11 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import beta
 
-from energy_routing import __version__, config, grids, montecarlo
-from energy_routing.regimes import detect_transition
+from energy_routing import __version__, config
+from energy_routing.analysis.transition import detect_transition
+from energy_routing.engine import driver, streams
+from energy_routing.model import grids
+from energy_routing.theory import moments
 
 ROOT = Path(__file__).resolve().parents[1]
 ROUTING_ERRORS = (0.0, 0.05, 0.1, 0.2)
@@ -75,13 +78,13 @@ def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
 
 def simulate_pool(workload, eps: float, n_trials: int, modes: tuple[str, ...], cps, key=""):
     """One pool of independent trials: deficits, realised drifts and increment variances."""
-    res = montecarlo.simulate(
+    res = driver.simulate(
         workload,
         routing_error=eps,
         checkpoints=cps,
         trials=n_trials,
         root_seed=ROOT_SEED,
-        scenario_key=montecarlo.scenario_key(f"validate-detector-eps{eps}{key}"),
+        scenario_key=streams.scenario_key(f"validate-detector-eps{eps}{key}"),
         consumption=modes,
         n_threads=1,
     )
@@ -198,14 +201,16 @@ def markdown(summary: dict) -> str:
         )
     lines += [
         "",
-        f"Engine: `montecarlo.simulate`, default configuration, horizon {s['t_max']:,} slots "
+        "Engine: `engine.driver.simulate`, default configuration, horizon "
+        f"{s['t_max']:,} slots "
         f"({s['n_checkpoints']} checkpoints from {s['t_min']}) and, for more critical data "
         f"sets, {s['short_t_max']:,} slots (45 checkpoints); test: "
-        "`regimes.detect_transition` with its defaults (alpha = 0.05, checkpoints >= 100, "
+        "`analysis.transition.detect_transition` with its defaults (alpha = 0.05, "
+        "checkpoints >= 100, "
         f"at most 20 points, {s['n_null']} null data sets), {s['n_resamples']} resamples of "
         "the trials where resampled (the decision does not use them). "
         'Detections at routing error 0 are false positives; "BIC rule alone" is the '
-        "segmented-fit decision of `regimes.fit_regime` on the same data sets. "
+        "segmented-fit decision of `analysis.fits.fit_regime` on the same data sets. "
         f"Run time {s['runtime_s'] / 60:.1f} min.",
     ]
     return "\n".join(lines) + "\n"
@@ -222,8 +227,8 @@ def main(argv=None) -> None:
     workload = grids.workload(grids.task_grid(cfg), cfg, 1.0)
     t_max = 20_000 if args.quick else T_MAX
     short_t_max = 5_000 if args.quick else SHORT_T_MAX
-    cps = montecarlo.log_checkpoints(T_MIN, t_max, N_CHECKPOINTS)
-    short_cps = montecarlo.log_checkpoints(T_MIN, short_t_max, 45)
+    cps = driver.log_checkpoints(T_MIN, t_max, N_CHECKPOINTS)
+    short_cps = driver.log_checkpoints(T_MIN, short_t_max, 45)
     critical_pool = 800 if args.quick else 16_000
     drift_pool = 400 if args.quick else 4_000
     short_pool = 1_600 if args.quick else SHORT_POOL
@@ -241,7 +246,7 @@ def main(argv=None) -> None:
     ]
     rows = []
     for eps, n_trials, modes, checkpoints, key, n_resamples, counts in blocks:
-        mu, sigma = montecarlo.drift_volatility(workload, eps)
+        mu, sigma = moments.drift_volatility(workload, eps)
         true_t_star = 2 * sigma**2 / (math.pi * mu**2) if eps > 0 else math.inf
         tick = time.perf_counter()
         pools = simulate_pool(workload, eps, n_trials, modes, checkpoints, key)

@@ -7,7 +7,8 @@ import dataclasses
 
 import numpy as np
 
-from energy_routing.montecarlo import Workload, policy_moments
+from energy_routing.model.workload import Workload
+from energy_routing.theory.moments import policy_moments
 
 
 def flat_profiles(energy: np.ndarray, lengths: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from energy_routing.replay import CHECKOUT_IGNORE
+from energy_routing.replay.run import CHECKOUT_IGNORE
 
 ROOT = Path(__file__).resolve().parents[1]
 # What a copy of the checkout leaves out: the same list the replay uses.

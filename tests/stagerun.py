@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from energy_routing.stages import characterize, registry, simulate
+from energy_routing.stages import characterize, mc_merge, registry
+from energy_routing.stages import mc_shard as stages_mc_shard
 
 
 def characterize_into(cfg: dict, folder: Path) -> dict[str, Path]:
@@ -43,7 +44,7 @@ def simulate_scenario(
         for start, stop in trial_ranges:
             out = folder / f"shards/{name}/eps{eps:g}/trials{start}-{stop}.nc"
             out.parent.mkdir(parents=True, exist_ok=True)
-            simulate.mc_shard(
+            stages_mc_shard.mc_shard(
                 stage_cfg,
                 grid_nc=grid_nc,
                 scenario=name,
@@ -54,5 +55,5 @@ def simulate_scenario(
             )
             shards.append(out)
     merged = folder / f"{name}.nc"
-    simulate.mc_merge([str(p) for p in shards], out=merged)
+    mc_merge.mc_merge([str(p) for p in shards], out=merged)
     return shards, merged

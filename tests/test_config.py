@@ -7,8 +7,9 @@ import copy
 import pytest
 import yaml
 
-from energy_routing import config, grids
+from energy_routing import config
 from energy_routing.config import ConfigError
+from energy_routing.model import grids
 
 
 def _set(cfg: dict, path: str, value) -> dict:

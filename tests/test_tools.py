@@ -8,9 +8,11 @@ import tarfile
 import pytest
 from snakerun import ROOT
 
-from energy_routing import archive, cli, plan
-from energy_routing.archive import ArchiveError
+from energy_routing import cli
 from energy_routing.config import validate
+from energy_routing.replay import archive
+from energy_routing.replay.archive import ArchiveError
+from energy_routing.stages import resources
 
 
 @pytest.fixture
@@ -88,7 +90,7 @@ def _shards(trials: int, per: int, routing_errors) -> list[tuple[float, int, int
 def test_plan_counts_jobs_and_scales(default_cfg):
     """Job counts and core-hours of the default config, from an enumeration of its shards."""
     spt = 1e-6  # seconds per slot-trial: round numbers by hand
-    df = plan.plan(default_cfg, seconds_per_slot_trial=spt).set_index("rule")
+    df = resources.plan(default_cfg, seconds_per_slot_trial=spt).set_index("rule")
     # docs/model.md §10 and the defaults: fig4 has 5 routing errors, 200 trials to 1e6
     # slots; the sweep 7 provisioning ratios with 400 trials to 2e5 slots; 50 per shard.
     fig4 = _shards(200, 50, [0.0, 0.01, 0.05, 0.1, 0.2])
@@ -111,7 +113,7 @@ def test_plan_counts_jobs_and_scales(default_cfg):
 def test_plan_counts_a_partial_last_shard(default_cfg):
     mc = {**default_cfg["montecarlo"], "trials": 130, "trials_per_shard": 50}
     cfg = validate({**default_cfg, "montecarlo": mc, "sweep": {"activate": False}})
-    df = plan.plan(cfg, seconds_per_slot_trial=1e-6).set_index("rule")
+    df = resources.plan(cfg, seconds_per_slot_trial=1e-6).set_index("rule")
     errors = cfg["scenarios"]["fig4"]["routing_errors"]
     shards = _shards(130, 50, errors)
     assert [b - a for _, a, b in shards[:3]] == [50, 50, 30]
@@ -120,12 +122,12 @@ def test_plan_counts_a_partial_last_shard(default_cfg):
 
 
 def test_plan_sizes_the_sweep_merge_with_the_sweep_trials(default_cfg):
-    df = plan.plan(default_cfg).set_index("rule")
+    df = resources.plan(default_cfg).set_index("rule")
     fig4 = df.loc["mc_merge[fig4]", "mem_mb_per_job"]
     sweep = df.loc["mc_merge[sweep_rho1]", "mem_mb_per_job"]
     # The sweep merges 400 trials of one routing error, fig4 200 trials of five: the data
     # held by a sweep merge is 400 / (5 x 200) = 0.4 of fig4's, not 0.2.
-    assert sweep - plan.BASE_MB == pytest.approx(0.4 * (fig4 - plan.BASE_MB), abs=1)
+    assert sweep - resources.BASE_MB == pytest.approx(0.4 * (fig4 - resources.BASE_MB), abs=1)
 
 
 def test_cluster_sizing_example(default_cfg):
@@ -134,7 +136,7 @@ def test_cluster_sizing_example(default_cfg):
         **default_cfg,
         "montecarlo": {**default_cfg["montecarlo"], "trials": 10_000, "trials_per_shard": 250},
     }
-    df = plan.plan(cfg)
+    df = resources.plan(cfg)
     assert df[df.rule == "mc_shard[fig4]"].jobs.iloc[0] == 200
     assert df.jobs.sum() < 500
 

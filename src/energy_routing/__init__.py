@@ -1,15 +1,21 @@
 """Energy-aware routing to large reasoning models.
 
-Reference implementation of the model in arXiv:2601.00823 (spec: ``docs/model.md``).
-Modules, in the order of the data path:
+Reference implementation of the model in arXiv:2601.00823 (in the project's words:
+``docs/model.md``). The subpackages follow the data path; nothing lower imports anything
+higher:
 
-``hardware``     per-token energy and time of each hosted model (docs/model.md §1)
-``capability``   Chinchilla loss and skill success probability (docs/model.md §2)
-``ds3``          chain-of-thought success and minimum token budgets (docs/model.md §3)
-``grids``        per-task grids, feasibility, profiles and the lower bound C_LB (docs/model.md §4-5)
-``theory``       closed forms for the deficit D_T (docs/model.md §7)
-``montecarlo``   the sharded Monte Carlo engine (docs/model.md §6, 8)
-``regimes``      BIC segmented-fit regime detection (docs/model.md §9)
+``model``      hardware, capability, chain-of-thought budgets, task grids, the workload
+``supply``     harvests (i.i.d., AR(1), solar), site weather, the daily load cycle
+``theory``     diffusion closed forms, exact discrete theory, Lemma 2 moments (pure maths)
+``engine``     the Monte Carlo engine: streams, draws, kernels, policies, stores, driver
+``studies``    config -> engine runs: policies, routers, storage, sites, carbon, sizing
+``analysis``   regime fits, the calibrated transition test, tables, control variates
+``io``         NetCDF conventions, atomic writes, provenance
+``figures``    seaborn figures, one module per part of the report
+``report``     the Markdown/HTML report, one module per part
+``replay``     archives, replays and the golden fingerprint
+``stages``     one module per Snakemake rule, and the stage registry
+``config``     validation and defaults (the schema); ``units``, ``errors``, ``cli``
 """
 
 __version__ = "0.1.0"

@@ -12,7 +12,10 @@ import argparse
 import json
 import sys
 
-from energy_routing import archive, config, grids, plan
+from energy_routing import config
+from energy_routing.model import grids
+from energy_routing.replay import archive
+from energy_routing.stages import resources
 
 
 def _validate(args) -> int:
@@ -29,8 +32,8 @@ def _validate(args) -> int:
 def _plan(args) -> int:
     cfg = config.load(args.configfile)
     grids.task_grid(cfg)
-    rate = plan.calibrate(cfg) if args.calibrate else plan.SLOT_TRIAL_SECONDS
-    table = plan.plan(cfg, rate)
+    rate = resources.calibrate(cfg) if args.calibrate else resources.SLOT_TRIAL_SECONDS
+    table = resources.plan(cfg, rate)
     print(
         f"seconds per slot-trial (one core, both consumption modes): {rate:.3g}"
         f"{' (measured here)' if args.calibrate else ' (reference machine, with margin)'}"
@@ -61,7 +64,7 @@ def _verify(args) -> int:
 
 
 def _replay(args) -> int:
-    from energy_routing import replay
+    from energy_routing.replay import run as replay
 
     report = replay.replay(
         args.archive,
@@ -82,8 +85,9 @@ def _replay(args) -> int:
 
 
 def _size(argv: list[str]) -> int:
-    """``energy-routing size``: its own options, handed to :func:`energy_routing.sizing.main`."""
-    from energy_routing import sizing
+    """``energy-routing size``: its own options, handed to
+    :func:`energy_routing.studies.sizing.main`."""
+    from energy_routing.studies import sizing
 
     try:
         return sizing.main(argv)

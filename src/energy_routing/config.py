@@ -19,16 +19,48 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from energy_routing.errors import EnergyRoutingError
-
-
-class ConfigError(EnergyRoutingError):
-    """A configuration key has a value that is not allowed."""
+from energy_routing.engine.policies import POLICIES
+from energy_routing.errors import ConfigError
+from energy_routing.supply.harvests import HARVESTS
+from energy_routing.units import SECONDS_PER_DAY
 
 
 def schema() -> dict:
-    """The configuration's JSON Schema, as a dict."""
-    return yaml.safe_load(files(__package__).joinpath("config.schema.yaml").read_text())
+    """The configuration's JSON Schema, as a dict.
+
+    ``config.schema.yaml`` holds every key but what the plug-ins say of themselves: the
+    sections of the dispatch policies under ``policies`` come from the policy classes
+    (:meth:`energy_routing.engine.policies.Policy.config_schema`, one per registered
+    class) and the names ``supply.model`` allows from the harvest registry
+    (:data:`energy_routing.supply.harvests.HARVESTS`), so a new one needs no schema edit.
+    """
+    sch = yaml.safe_load(files(__package__).joinpath("config.schema.yaml").read_text())
+    props = sch["properties"]["policies"]["properties"]
+    for name, cls in POLICIES.items():
+        props[name] = cls.config_schema()
+    sch["properties"]["supply"]["properties"]["model"]["enum"] = list(HARVESTS)
+    return sch
+
+
+def _defaults(node: Mapping):
+    if "properties" in node:
+        return {
+            k: _defaults(v)
+            for k, v in node["properties"].items()
+            if "default" in v or "properties" in v
+        }
+    return copy.deepcopy(node["default"])
+
+
+def section_defaults(name: str) -> dict:
+    """A top-level section's defaults as :func:`validate` fills them in, from the schema.
+
+    >>> section_defaults("storage_grid")["t_max"]
+    50000
+    >>> section_defaults("policies")["slack_deferral"]
+    {'max_wait_s': [0.0, 5.0, 10.0, 20.0, 40.0], 'reserve_J': 0.0}
+    """
+    return _defaults(schema()["properties"][name])
 
 
 def load(path: str | Path) -> dict:
@@ -60,7 +92,7 @@ def validate(config: Mapping) -> dict:
     >>> validate({"tasks": [], "colour": 1})
     Traceback (most recent call last):
     ...
-    energy_routing.config.ConfigError: config key 'colour' is not a known key; allowed keys: ...
+    energy_routing.errors.ConfigError: config key 'colour' is not a known key; allowed keys: ...
     """
     if not isinstance(config, Mapping):
         raise ConfigError(
@@ -275,8 +307,8 @@ def _reject_catalogue_conflicts(cfg: dict) -> None:
 
 def _expand_catalogue(cfg: dict) -> dict:
     """Checks of the real-world keys, then catalogue names resolved into explicit values
-    (:func:`energy_routing.catalogue.expand_config`), so every stage sees numbers."""
-    from energy_routing import catalogue
+    (:func:`energy_routing.model.catalogue.expand_config`), so every stage sees numbers."""
+    from energy_routing.model import catalogue
 
     sup = cfg["supply"]
     if sup["model"] != "ar1" and sup["phi"] != 0:
@@ -286,12 +318,12 @@ def _expand_catalogue(cfg: dict) -> dict:
         )
     rw = cfg["realworld"]
     if rw["activate"]:
-        if rw["horizon_days"] * 86400.0 / cfg["dt_s"] < 1:
+        if rw["horizon_days"] * SECONDS_PER_DAY / cfg["dt_s"] < 1:
             raise ConfigError(
                 f"config key 'realworld.horizon_days' ({rw['horizon_days']}) is shorter than "
                 f"one slot (dt_s = {cfg['dt_s']} s)"
             )
-        from energy_routing import carbon
+        from energy_routing.supply import carbon
 
         try:
             carbon.intensity(cfg["carbon"]["region"], cfg["carbon"]["source"])

@@ -1,4 +1,5 @@
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -7,8 +8,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from energy_routing import config as er_config
-from energy_routing import grids as er_grids
-from energy_routing import archive as er_archive
+from energy_routing.model import grids as er_grids
+from energy_routing.replay import archive as er_archive
 from energy_routing.stages import registry
 
 # Validate (and fill in defaults) before any job is planned: a bad key fails here,
@@ -30,8 +31,9 @@ def stage_config(stage, **extra):
 
 def code(stage):
     """The package modules a stage imports (transitively), as inputs: editing one reruns
-    the rule (Snakemake's code trigger sees only the script, not what it imports)."""
-    return [str(p) for p in registry.code_modules(stage)]
+    the rule (Snakemake's code trigger sees only the script, not what it imports). Paths
+    are relative to the working directory, so a moved checkout plans nothing."""
+    return [os.path.relpath(p) for p in registry.code_modules(stage)]
 
 
 def out(stage):
@@ -76,7 +78,7 @@ def shard_config(wildcards):
 
 
 def shard_resources(wildcards):
-    from energy_routing.plan import job_resources
+    from energy_routing.stages.resources import job_resources
 
     n = int(wildcards.stop) - int(wildcards.start)
     return job_resources(CONFIG, wildcards.scenario, n)
@@ -91,7 +93,7 @@ def shard_runtime_min(wildcards):
 
 
 def merge_mem_mb(wildcards):
-    from energy_routing.plan import job_resources
+    from energy_routing.stages.resources import job_resources
 
     return job_resources(CONFIG, wildcards.scenario)["merge_mem_mb"]
 
@@ -207,27 +209,15 @@ def final_outputs():
     ]
 
 
-# Everything but the Monte Carlo shards is light: on a cluster it runs where Snakemake runs.
+# Everything but the Monte Carlo shards is light: on a cluster it runs where Snakemake runs
+# (the figure rules say so themselves, in workflow/rules/figures.smk).
 localrules:
     all,
     characterize,
     mc_merge,
     regimes,
     sweep,
-    fig_costs,
-    fig_deviation,
-    fig_growth,
-    fig_distribution,
-    fig_sweep,
-    fig_deferral,
-    fig_dpp_frontier,
-    fig_variance_aware,
-    fig_routers,
-    fig_storage_planner,
     carbon,
     calibration,
-    fig_calibration,
-    fig_sensitivity,
-    fig_day_night,
     summary,
     report,

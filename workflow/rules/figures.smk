@@ -19,6 +19,8 @@ for fig in registry.FIGURES:
             f"results/logs/figures/{fig.filename_stem('{scenario}')}.log",
         benchmark:
             f"results/benchmarks/figures/{fig.filename_stem('{scenario}')}.tsv"
+        localrule:
+            True
         conda:
             "../envs/energy-routing.yaml"
         params:

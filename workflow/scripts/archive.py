@@ -3,10 +3,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
 
-from energy_routing import stages
-from energy_routing.stages import archive
+from energy_routing.stages import archive, common
 
-with stages.logged(snakemake.log[0]):
+with common.logged(snakemake.log[0]):
     archive.archive(
         snakemake.output[0],
         config=snakemake.params.config,

@@ -4,11 +4,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
 
-from energy_routing import stages
-from energy_routing.stages import realworld
+from energy_routing.stages import calibration, common
 
-with stages.logged(snakemake.log[0]):
-    realworld.calibration(
+with common.logged(snakemake.log[0]):
+    calibration.calibration(
         json.loads(snakemake.params.cfg),
         table_csv=snakemake.output.table,
         sensitivity_csv=snakemake.output.sensitivity,

@@ -4,11 +4,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
 
-from energy_routing import stages
-from energy_routing.stages import realworld
+from energy_routing.stages import carbon, common
 
-with stages.logged(snakemake.log[0]):
-    realworld.carbon(
+with common.logged(snakemake.log[0]):
+    carbon.carbon(
         json.loads(snakemake.params.cfg),
         regimes_parts=dict(zip(snakemake.params.scenarios, snakemake.input.regimes, strict=True)),
         part_json=snakemake.output.part,

@@ -4,10 +4,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
 
-from energy_routing import stages
-from energy_routing.stages import characterize
+from energy_routing.stages import characterize, common
 
-with stages.logged(snakemake.log[0]):
+with common.logged(snakemake.log[0]):
     characterize.characterize(
         json.loads(snakemake.params.cfg),
         models_csv=snakemake.output.models,

@@ -4,11 +4,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
 
-from energy_routing import stages
-from energy_routing.stages import plot
+from energy_routing.stages import common, figures
 
-with stages.logged(snakemake.log[0]):
-    plot.draw(
+with common.logged(snakemake.log[0]):
+    figures.draw(
         snakemake.params.plot,
         json.loads(snakemake.params.cfg),
         stem=snakemake.params.stem,

@@ -4,12 +4,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
 
-from energy_routing import stages
-from energy_routing.stages import simulate
+from energy_routing.stages import common, mc_shard
 
-with stages.logged(snakemake.log[0]):
+with common.logged(snakemake.log[0]):
     w = snakemake.wildcards
-    simulate.mc_shard(
+    mc_shard.mc_shard(
         json.loads(snakemake.params.cfg),
         grid_nc=snakemake.input.grid,
         scenario=w.scenario,

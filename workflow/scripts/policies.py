@@ -4,10 +4,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
 
-from energy_routing import stages
-from energy_routing.stages import policies
+from energy_routing.stages import common, policies
 
-with stages.logged(snakemake.log[0]):
+with common.logged(snakemake.log[0]):
     policies.policies(
         json.loads(snakemake.params.cfg),
         grid_nc=snakemake.input.grid,

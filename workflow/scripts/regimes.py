@@ -4,11 +4,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
 
-from energy_routing import stages
-from energy_routing.stages import analyze
+from energy_routing.stages import common, regimes
 
-with stages.logged(snakemake.log[0]):
-    analyze.regimes(
+with common.logged(snakemake.log[0]):
+    regimes.regimes(
         json.loads(snakemake.params.cfg),
         mc_nc=snakemake.input.mc,
         grid_nc=snakemake.input.grid,

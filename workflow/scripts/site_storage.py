@@ -4,11 +4,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
 
-from energy_routing import stages
-from energy_routing.stages import realworld
+from energy_routing.stages import common, site_storage
 
-with stages.logged(snakemake.log[0]):
-    realworld.site_storage(
+with common.logged(snakemake.log[0]):
+    site_storage.site_storage(
         json.loads(snakemake.params.cfg),
         grid_nc=snakemake.input.grid,
         dataset=snakemake.output.dataset,

@@ -4,11 +4,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
 
-from energy_routing import stages
-from energy_routing.stages import policies
+from energy_routing.stages import common, storage
 
-with stages.logged(snakemake.log[0]):
-    policies.storage(
+with common.logged(snakemake.log[0]):
+    storage.storage(
         json.loads(snakemake.params.cfg),
         grid_nc=snakemake.input.grid,
         out_nc=snakemake.output.dataset,

@@ -3,9 +3,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
 
-from energy_routing import stages
-from energy_routing.stages import publish
+from energy_routing.stages import common, summary
 
-with stages.logged(snakemake.log[0]):
+with common.logged(snakemake.log[0]):
     parts = {k: v for k, v in snakemake.input.items() if k != "code"}
-    publish.summary(parts, snakemake.output[0])
+    summary.summary(parts, snakemake.output[0])

@@ -1,15 +1,18 @@
-"""Seams of the Monte Carlo engine (docs/model.md §6-8, §12).
+"""The Monte Carlo engine: sample paths of the slotted battery and its deficit
+(docs/model.md §6-8, §12).
 
-The driver and the fast vectorised path live in :mod:`energy_routing.montecarlo`; this
-package holds what plugs into it:
+``streams``    per-trial random generators and scenario keys (common random numbers)
+``draws``      stages 1-2 of a chunk: all its randomness, then myopic routing with error
+``fast_path``  stages 3-4 in numba: lumped or distributed consumption, then the battery walk
+``per_slot``   the per-slot numba kernel: queue, dispatch, consumption and store slot by slot
+``driver``     ``simulate``: trials in chunks and threads, checkpoints, ``SimulationResult``
+``policies``   dispatch policies (myopic, variance-aware, deferral, drift-plus-penalty), routers
+``storage``    the energy store: unbounded and lossless, or finite with losses
+``energy``     random task energies of the stochastic reasoning length (docs/model.md §12.5)
 
-* :mod:`energy_routing.engine.policies` -- dispatch policies (myopic with routing error,
-  variance-aware, slack-aware deferral, drift-plus-penalty), validated, with the integer
-  codes the per-slot kernel reads;
-* :mod:`energy_routing.engine.storage` -- the battery (unbounded and lossless, or finite
-  with charge/discharge efficiencies and self-discharge);
-* :mod:`energy_routing.engine.kernels` -- the per-slot numba kernel and its named state.
-
-The package imports nothing above it (no files, no config); importing it loads only numpy
-and numba.
+Layers: ``model``, ``supply`` and ``theory`` import nothing above them; ``engine`` knows no
+config or files; ``studies`` turn config into engine runs; only ``stages`` (with ``io`` and
+``replay``) work with the pipeline's paths. The engine takes a
+:class:`~energy_routing.model.workload.Workload`, a policy, a store and seeds and returns
+arrays; its only third-party imports are numpy and numba.
 """

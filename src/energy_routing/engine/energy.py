@@ -6,7 +6,7 @@ probability p and the attempt budget k*, and per model the energy coefficients a
 The engine draws, per task, K = S + NegBin(S, p) attempts from its own random stream
 (:func:`energy_stream`), caps them at k*, and charges E_m(omega min(K, k*)) (lumped
 consumption). Routing and deferral still decide on the oracle energy e_im; only the charge
-is random. Exact moments: :func:`energy_routing.reasoning.energy_moments`.
+is random. Exact moments: :func:`energy_routing.model.reasoning.energy_moments`.
 """
 
 from __future__ import annotations
@@ -15,17 +15,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["STREAM_ENERGY", "EnergyLaw", "energy_stream"]
+from energy_routing.engine.streams import STREAM_ENERGY, trial_stream
 
-#: Spawn-key index of the energy stream (the trial's other streams are 0-3).
-STREAM_ENERGY = 4
+__all__ = ["EnergyLaw", "energy_stream"]
 
 
 def energy_stream(root_seed: int, key: int, trial: int) -> np.random.Generator:
     """The trial's generator of task energies, independent of its four other streams."""
-    return np.random.Generator(
-        np.random.PCG64(np.random.SeedSequence(root_seed, spawn_key=(key, trial, STREAM_ENERGY)))
-    )
+    return trial_stream(root_seed, key, trial, STREAM_ENERGY)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ A policy decides, for every task, which model serves it and in which slot it sta
   plus a risk weight times the energy variance). They take the fast vectorised path.
 * State-dependent policies look at the stored energy and the queue in every slot:
   :class:`SlackDeferral` and :class:`DriftPlusPenalty`. They run in the per-slot kernel
-  (:mod:`energy_routing.engine.kernels`).
+  (:mod:`energy_routing.engine.per_slot`).
 
 Every policy keeps the model chosen at arrival (with its routing error), so only the start
 slot differs between myopic, deferral and drift-plus-penalty, and waiting never costs
@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
@@ -31,7 +32,7 @@ __all__ = [
     "KIND_DEFERRAL",
     "KIND_DPP",
     "KIND_STATIC",
-    "POLICY_NAMES",
+    "POLICIES",
     "DriftPlusPenalty",
     "Myopic",
     "Policy",
@@ -40,6 +41,7 @@ __all__ = [
     "VarianceAware",
     "last_start_slots",
     "policy_from_spec",
+    "register",
 ]
 
 #: Integer codes of the per-slot kernel's decision rule.
@@ -81,11 +83,87 @@ def last_start_slots(slack_s: np.ndarray, dt_s: float) -> np.ndarray:
 
 @dataclass(frozen=True, kw_only=True)
 class Policy:
-    """Base of all policies: a routing error and the kernel's decision code."""
+    """Base of all policies: a routing error and the kernel's decision code.
+
+    A policy describes itself to the rest of the package through class attributes: the
+    config schema (:func:`energy_routing.config.schema`), the policy study
+    (:func:`energy_routing.studies.policies.policy_study`) and the report read them from
+    the class, so a new policy is one class decorated with :func:`register` (README,
+    "Adding a policy"). A policy whose decisions are static overrides
+    :meth:`route_table`; a state-dependent one needs a decision rule in the per-slot kernel.
+    """
 
     routing_error: float = 0.0
-    name = "policy"
     kind = KIND_STATIC
+    #: Config key under ``policies`` (and the ``policy`` label in datasets and summaries).
+    name: ClassVar[str] = "policy"
+    #: Words for the report.
+    label: ClassVar[str] = "policy"
+    #: One sentence for the config schema, with its docs/model.md section.
+    description: ClassVar[str] = ""
+    #: The field a study sweeps: the config lists its values.
+    parameter_name: ClassVar[str] = "routing_error"
+    #: Its unit.
+    parameter_unit: ClassVar[str] = "-"
+    #: What the config's list of its values means, with the unit.
+    parameter_description: ClassVar[str] = ""
+    #: How the report writes one value of it.
+    setting_format: ClassVar[str] = "{:g}"
+    #: The values a study compares by default.
+    parameter_default: ClassVar[tuple[float, ...]] = (0.0,)
+    #: Upper bound of the parameter (None: unbounded above); all are >= 0.
+    parameter_maximum: ClassVar[float | None] = None
+    #: Fixed fields the policy's config section may set: name -> (default, description).
+    #: A default of None means "not set" (the class's own default applies).
+    options: ClassVar[dict[str, tuple[float | None, str]]] = {}
+
+    @classmethod
+    def setting(cls, value: float) -> str:
+        """One value of the parameter as the report writes it."""
+        return cls.setting_format.format(value)
+
+    @classmethod
+    def option_names(cls) -> set[str]:
+        """Options :func:`policy_from_spec` accepts: the class's own, and the study-wide
+        routing error for a policy whose parameter is not the routing error."""
+        shared = set() if cls.parameter_name == "routing_error" else {"routing_error"}
+        return set(cls.options) | shared
+
+    @classmethod
+    def from_config(cls, parameter: float, options: Mapping, *, energy_var_J2=None) -> Policy:
+        """The policy at one value of its parameter, with its fixed options."""
+        return cls(**{cls.parameter_name: parameter}, **options)
+
+    @classmethod
+    def config_schema(cls) -> dict:
+        """The JSON Schema of the policy's config section (docs/model.md §12.6)."""
+        items = {"type": "number", "minimum": 0}
+        if cls.parameter_maximum is not None:
+            items["maximum"] = cls.parameter_maximum
+        props = {
+            cls.parameter_name: {
+                "description": cls.parameter_description,
+                "type": "array",
+                "minItems": 1,
+                "uniqueItems": True,
+                "items": items,
+                "default": list(cls.parameter_default),
+            }
+        }
+        for key, (default, text) in cls.options.items():
+            props[key] = {
+                "description": text,
+                "type": "number" if default is not None else ["number", "null"],
+                "minimum": 0,
+                "default": default,
+            }
+        return {
+            "description": cls.description,
+            "type": "object",
+            "additionalProperties": False,
+            "default": {},
+            "properties": props,
+        }
 
     @property
     def state_dependent(self) -> bool:
@@ -110,6 +188,21 @@ class Policy:
         return 0.0, 0.0
 
 
+#: Every policy the config can name, by config key, in the order the policy study runs
+#: them (filled by :func:`register`; myopic first: it is the reference).
+POLICIES: dict[str, type[Policy]] = {}
+
+
+def register(cls: type[Policy]) -> type[Policy]:
+    """Class decorator: make a policy known to the config schema, the policy study and the
+    report, under its ``name``."""
+    if cls.name in POLICIES:
+        raise ValueError(f"policy {cls.name!r}: already registered")
+    POLICIES[cls.name] = cls
+    return cls
+
+
+@register
 @dataclass(frozen=True, kw_only=True)
 class Myopic(Policy):
     """Dispatch at arrival to m*(i), misrouting with probability epsilon (docs/model.md §8).
@@ -121,11 +214,150 @@ class Myopic(Policy):
     """
 
     name = "myopic"
+    label = "myopic"
+    description = "The reference policy (cheapest feasible model, docs/model.md §12.6)."
+    parameter_unit = "1"
+    parameter_description = (
+        "Routing errors epsilon of the myopic cases; the first is the reference of every "
+        "paired difference [-]."
+    )
+    setting_format = "ε = {:g}"
+    parameter_default = (0.0, 0.05)
+    parameter_maximum = 1.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "routing_error", _check_epsilon(self.name, self.routing_error))
 
 
+def _wait_limit(workload, max_wait_s: float, policy: str) -> np.ndarray:
+    if getattr(workload, "slack_s", None) is None:
+        raise ValueError(
+            f"policy {policy!r} needs the workload's slack_s (deadline - dispatch latency - "
+            "latency per task and model); build the workload with it"
+        )
+    last = last_start_slots(workload.slack_s, workload.dt_s)
+    if math.isinf(max_wait_s):
+        cap = last
+    else:
+        cap = np.minimum(last, math.floor(max_wait_s / workload.dt_s + 1e-12))
+    return np.where(last >= 0, cap, 0).astype(np.int64)
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class SlackDeferral(Policy):
+    """Wait while the battery is low, start when it can carry the task (docs/model.md §12.2).
+
+    A queued task starts in the first slot in which the stored energy at the start of the
+    slot, less ``reserve_J`` and less the energy of the tasks already started in that
+    slot, covers its energy; and at the latest after ``min(max_wait_s, slack)`` (its last
+    feasible start). ``max_wait_s = 0`` is the myopic policy, path by path.
+
+    Parameters
+    ----------
+    max_wait_s : float
+        Slack the policy may use [s], >= 0 (``inf``: the whole slack).
+    reserve_J : float, default 0
+        Stored energy kept back [J], >= 0.
+    routing_error : float, default 0
+    """
+
+    max_wait_s: float = 0.0
+    reserve_J: float = 0.0
+    name = "slack_deferral"
+    kind = KIND_DEFERRAL
+    label = "slack-aware deferral"
+    description = (
+        "Slack-aware deferral (docs/model.md §12.2) - a task waits for harvest up to its "
+        "deadline slack."
+    )
+    parameter_name = "max_wait_s"
+    parameter_unit = "s"
+    parameter_description = "Maximum waits to compare [s]; 0 is myopic."
+    setting_format = "max wait {:g} s"
+    parameter_default = (0.0, 5.0, 10.0, 20.0, 40.0)
+    options: ClassVar[dict[str, tuple[float | None, str]]] = {
+        "reserve_J": (0.0, "Stored energy kept back before a deferred task may start [J]."),
+    }
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "routing_error", _check_epsilon(self.name, self.routing_error))
+        object.__setattr__(
+            self, "max_wait_s", _check_nonneg(self.name, "max_wait_s", self.max_wait_s, True)
+        )
+        object.__setattr__(self, "reserve_J", _check_nonneg(self.name, "reserve_J", self.reserve_J))
+
+    @property
+    def parameter(self) -> float:
+        return self.max_wait_s
+
+    def wait_limit(self, workload) -> np.ndarray:
+        return _wait_limit(workload, self.max_wait_s, self.name)
+
+    def kernel_params(self) -> tuple[float, float]:
+        return self.reserve_J, 0.0
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class DriftPlusPenalty(Policy):
+    """Drift-plus-penalty dispatch (docs/model.md §12.4).
+
+    In slot t with Q_t queued tasks, a task of energy e starts when
+    Q_t >= V * max(0, e - b) [tasks], where b is the stored energy at the start of the slot
+    less the energy of the tasks already started in it: the backlog's weight against V
+    times the auxiliary energy the start would draw now; and at the latest at its last
+    feasible start. V = 0 is myopic, V -> inf waits for stored energy (deferral with no
+    reserve).
+
+    Parameters
+    ----------
+    V_tasks_per_J : float
+        Trade-off V [tasks/J], >= 0.
+    max_wait_s : float, default inf
+        Slack the policy may use [s], >= 0.
+    routing_error : float, default 0
+    """
+
+    V_tasks_per_J: float = 0.0
+    max_wait_s: float = math.inf
+    name = "drift_plus_penalty"
+    kind = KIND_DPP
+    label = "drift-plus-penalty"
+    description = (
+        "Drift-plus-penalty dispatch (docs/model.md §12.4) - the trade-off V between queue "
+        "and auxiliary energy."
+    )
+    parameter_name = "V_tasks_per_J"
+    parameter_unit = "tasks/J"
+    parameter_description = "Trade-off weights V to compare [tasks/J]; 0 is myopic."
+    setting_format = "V = {:g} tasks/J"
+    parameter_default = (0.0, 0.001, 0.003, 0.01, 0.03, 0.1, 1.0)
+    options: ClassVar[dict[str, tuple[float | None, str]]] = {
+        "max_wait_s": (None, "Longest wait in the queue [s]; null for the task's whole slack."),
+    }
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "routing_error", _check_epsilon(self.name, self.routing_error))
+        object.__setattr__(
+            self, "V_tasks_per_J", _check_nonneg(self.name, "V_tasks_per_J", self.V_tasks_per_J)
+        )
+        object.__setattr__(
+            self, "max_wait_s", _check_nonneg(self.name, "max_wait_s", self.max_wait_s, True)
+        )
+
+    @property
+    def parameter(self) -> float:
+        return self.V_tasks_per_J
+
+    def wait_limit(self, workload) -> np.ndarray:
+        return _wait_limit(workload, self.max_wait_s, self.name)
+
+    def kernel_params(self) -> tuple[float, float]:
+        return 0.0, self.V_tasks_per_J
+
+
+@register
 @dataclass(frozen=True, kw_only=True)
 class VarianceAware(Policy):
     """Dispatch at arrival to argmin over F_i of E[e_im] + kappa Var[e_im] (docs/model.md §12.3).
@@ -136,7 +368,7 @@ class VarianceAware(Policy):
         kappa [1/J], >= 0; 0 is the myopic choice m*(i) (ties to the lower index).
     energy_var_J2 : ndarray, shape (K, M)
         Var[e_im] [J^2], e.g. from the stochastic reasoning length
-        (:func:`energy_routing.reasoning.energy_moments`).
+        (:func:`energy_routing.model.reasoning.energy_moments`).
     routing_error : float, default 0
         epsilon, as for :class:`Myopic`, relative to the chosen model.
     """
@@ -144,6 +376,20 @@ class VarianceAware(Policy):
     risk_weight_per_J: float = 0.0
     energy_var_J2: np.ndarray = field(default=None, repr=False, compare=False)
     name = "variance_aware"
+    label = "variance-aware routing"
+    description = (
+        "Variance-aware routing (docs/model.md §12.3) - mean energy plus a risk weight times "
+        "its variance."
+    )
+    parameter_name = "risk_weight_per_J"
+    parameter_unit = "1/J"
+    parameter_description = "Risk weights kappa to compare [1/J]; 0 is myopic."
+    setting_format = "κ = {:g} /J"
+    parameter_default = (0.0, 0.002, 0.005, 0.01, 0.02, 0.05)
+
+    @classmethod
+    def from_config(cls, parameter: float, options: Mapping, *, energy_var_J2=None) -> Policy:
+        return cls(risk_weight_per_J=parameter, energy_var_J2=energy_var_J2, **options)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "routing_error", _check_epsilon(self.name, self.routing_error))
@@ -176,115 +422,6 @@ class VarianceAware(Policy):
         return np.where(workload.feasible, score, np.inf).argmin(axis=1).astype(np.int64)
 
 
-def _wait_limit(workload, max_wait_s: float, policy: str) -> np.ndarray:
-    if getattr(workload, "slack_s", None) is None:
-        raise ValueError(
-            f"policy {policy!r} needs the workload's slack_s (deadline - dispatch latency - "
-            "latency per task and model); build the workload with it"
-        )
-    last = last_start_slots(workload.slack_s, workload.dt_s)
-    if math.isinf(max_wait_s):
-        cap = last
-    else:
-        cap = np.minimum(last, math.floor(max_wait_s / workload.dt_s + 1e-12))
-    return np.where(last >= 0, cap, 0).astype(np.int64)
-
-
-@dataclass(frozen=True, kw_only=True)
-class SlackDeferral(Policy):
-    """Wait while the battery is low, start when it can carry the task (docs/model.md §12.2).
-
-    A queued task starts in the first slot in which the stored energy at the start of the
-    slot, less ``reserve_J`` and less the energy of the tasks already started in that
-    slot, covers its energy; and at the latest after ``min(max_wait_s, slack)`` (its last
-    feasible start). ``max_wait_s = 0`` is the myopic policy, path by path.
-
-    Parameters
-    ----------
-    max_wait_s : float
-        Slack the policy may use [s], >= 0 (``inf``: the whole slack).
-    reserve_J : float, default 0
-        Stored energy kept back [J], >= 0.
-    routing_error : float, default 0
-    """
-
-    max_wait_s: float = 0.0
-    reserve_J: float = 0.0
-    name = "slack_deferral"
-    kind = KIND_DEFERRAL
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "routing_error", _check_epsilon(self.name, self.routing_error))
-        object.__setattr__(
-            self, "max_wait_s", _check_nonneg(self.name, "max_wait_s", self.max_wait_s, True)
-        )
-        object.__setattr__(self, "reserve_J", _check_nonneg(self.name, "reserve_J", self.reserve_J))
-
-    @property
-    def parameter(self) -> float:
-        return self.max_wait_s
-
-    def wait_limit(self, workload) -> np.ndarray:
-        return _wait_limit(workload, self.max_wait_s, self.name)
-
-    def kernel_params(self) -> tuple[float, float]:
-        return self.reserve_J, 0.0
-
-
-@dataclass(frozen=True, kw_only=True)
-class DriftPlusPenalty(Policy):
-    """Drift-plus-penalty dispatch (docs/model.md §12.4).
-
-    In slot t with Q_t queued tasks, a task of energy e starts when
-    Q_t >= V * max(0, e - b) [tasks], where b is the stored energy at the start of the slot
-    less the energy of the tasks already started in it: the backlog's weight against V
-    times the auxiliary energy the start would draw now; and at the latest at its last
-    feasible start. V = 0 is myopic, V -> inf waits for stored energy (deferral with no
-    reserve).
-
-    Parameters
-    ----------
-    V_tasks_per_J : float
-        Trade-off V [tasks/J], >= 0.
-    max_wait_s : float, default inf
-        Slack the policy may use [s], >= 0.
-    routing_error : float, default 0
-    """
-
-    V_tasks_per_J: float = 0.0
-    max_wait_s: float = math.inf
-    name = "drift_plus_penalty"
-    kind = KIND_DPP
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "routing_error", _check_epsilon(self.name, self.routing_error))
-        object.__setattr__(
-            self, "V_tasks_per_J", _check_nonneg(self.name, "V_tasks_per_J", self.V_tasks_per_J)
-        )
-        object.__setattr__(
-            self, "max_wait_s", _check_nonneg(self.name, "max_wait_s", self.max_wait_s, True)
-        )
-
-    @property
-    def parameter(self) -> float:
-        return self.V_tasks_per_J
-
-    def wait_limit(self, workload) -> np.ndarray:
-        return _wait_limit(workload, self.max_wait_s, self.name)
-
-    def kernel_params(self) -> tuple[float, float]:
-        return 0.0, self.V_tasks_per_J
-
-
-#: Policy names accepted by :func:`policy_from_spec`, with the meaning of ``parameter``.
-POLICY_NAMES: dict[str, str] = {
-    "myopic": "routing error epsilon [1]",
-    "variance_aware": "risk weight kappa [1/J]",
-    "slack_deferral": "maximum wait [s]",
-    "drift_plus_penalty": "trade-off V [tasks/J]",
-}
-
-
 def policy_from_spec(
     name: str,
     parameter: float,
@@ -292,38 +429,27 @@ def policy_from_spec(
     *,
     energy_var_J2: np.ndarray | None = None,
 ) -> Policy:
-    """Build a policy from its config name, its swept parameter and fixed options.
-
-    Options: ``routing_error`` (all), ``reserve_J`` (``slack_deferral``), ``max_wait_s``
-    (``drift_plus_penalty``). ``energy_var_J2`` is needed by ``variance_aware``.
+    """Build a registered policy from its config name, its swept parameter and fixed
+    options (:meth:`Policy.option_names`). ``energy_var_J2`` is needed by
+    ``variance_aware``.
 
     >>> policy_from_spec("slack_deferral", 30.0, {"reserve_J": 100.0})
     SlackDeferral(routing_error=0.0, max_wait_s=30.0, reserve_J=100.0)
     >>> policy_from_spec("greedy", 1.0)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: policy 'greedy': unknown (allowed: myopic, variance_aware, ...)
+    ValueError: policy 'greedy': unknown (allowed: myopic, slack_deferral, ...)
     """
     opts = dict(options or {})
-    allowed = {
-        "myopic": set(),
-        "variance_aware": {"routing_error"},
-        "slack_deferral": {"routing_error", "reserve_J"},
-        "drift_plus_penalty": {"routing_error", "max_wait_s"},
-    }
-    if name not in allowed:
-        raise ValueError(f"policy {name!r}: unknown (allowed: {', '.join(POLICY_NAMES)})")
+    if name not in POLICIES:
+        raise ValueError(f"policy {name!r}: unknown (allowed: {', '.join(POLICIES)})")
+    cls = POLICIES[name]
+    allowed = cls.option_names()
     for key in opts:
-        if key not in allowed[name]:
-            ok = ", ".join(sorted(allowed[name])) or "none"
+        if key not in allowed:
+            ok = ", ".join(sorted(allowed)) or "none"
             raise ValueError(f"policy {name!r}: unknown option {key!r} (allowed: {ok})")
-    if name == "myopic":
-        return Myopic(routing_error=parameter)
-    if name == "variance_aware":
-        return VarianceAware(risk_weight_per_J=parameter, energy_var_J2=energy_var_J2, **opts)
-    if name == "slack_deferral":
-        return SlackDeferral(max_wait_s=parameter, **opts)
-    return DriftPlusPenalty(V_tasks_per_J=parameter, **opts)
+    return cls.from_config(parameter, opts, energy_var_J2=energy_var_J2)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -3,7 +3,7 @@
 :class:`Storage` describes the energy store of one scenario. The default, an unbounded
 and lossless store, is the floored battery F_t of Theorem 1: it never spills and its
 auxiliary top-up equals the deficit D_T of the free walk on every path. A finite store
-with losses is walked by the per-slot kernel (:mod:`energy_routing.engine.kernels`), one
+with losses is walked by the per-slot kernel (:mod:`energy_routing.engine.per_slot`), one
 slot at a time, in this order (stored energy s, net flow x_t = R_t - C_t, all in J):
 
 1. self-discharge: s <- s (1 - self_discharge_per_slot);
@@ -22,8 +22,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
-__all__ = ["Storage", "storage_from_config"]
+__all__ = ["Storage"]
 
 
 @dataclass(frozen=True)
@@ -93,25 +94,35 @@ class Storage:
         """1 - self_discharge_per_slot: fraction of the stored energy kept per slot [1]."""
         return 1.0 - self.self_discharge_per_slot
 
+    #: The config key of a store's section (``policies.storage``; the storage grids set
+    #: the same fields), and each field's unit and words, for schema, studies and report.
+    config_key: ClassVar[str] = "storage"
+    units: ClassVar[dict[str, tuple[str, str]]] = {
+        "capacity_J": ("J", "store capacity (null or inf: unbounded)"),
+        "eta_charge": ("-", "charging efficiency"),
+        "eta_discharge": ("-", "discharging efficiency"),
+        "self_discharge_per_slot": ("1/slot", "self-discharge"),
+    }
 
-def storage_from_config(section: Mapping | None) -> Storage:
-    """A :class:`Storage` from a config mapping with keys ``capacity_J`` (number or null
-    for unbounded), ``eta_charge``, ``eta_discharge``, ``self_discharge_per_slot``.
+    @classmethod
+    def from_config(cls, section: Mapping | None) -> Storage:
+        """A store from a config mapping with keys ``capacity_J`` (number or null for
+        unbounded), ``eta_charge``, ``eta_discharge``, ``self_discharge_per_slot``.
 
-    Unknown keys are rejected by name.
+        Unknown keys are rejected by name.
 
-    >>> storage_from_config({"capacity_J": None}).unbounded
-    True
-    >>> storage_from_config({"capacity": 1.0})  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    ValueError: storage: unknown key 'capacity' (allowed: capacity_J, eta_charge, ...)
-    """
-    section = dict(section or {})
-    allowed = ("capacity_J", "eta_charge", "eta_discharge", "self_discharge_per_slot")
-    for key in section:
-        if key not in allowed:
-            raise ValueError(f"storage: unknown key {key!r} (allowed: {', '.join(allowed)})")
-    if section.get("capacity_J", None) is None:
-        section["capacity_J"] = math.inf
-    return Storage(**section)
+        >>> Storage.from_config({"capacity_J": None}).unbounded
+        True
+        >>> Storage.from_config({"capacity": 1.0})  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: storage: unknown key 'capacity' (allowed: capacity_J, eta_charge, ...)
+        """
+        section = dict(section or {})
+        allowed = tuple(cls.units)
+        for key in section:
+            if key not in allowed:
+                raise ValueError(f"storage: unknown key {key!r} (allowed: {', '.join(allowed)})")
+        if section.get("capacity_J", None) is None:
+            section["capacity_J"] = math.inf
+        return cls(**section)

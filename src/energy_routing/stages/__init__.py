@@ -1,66 +1,30 @@
-"""The pipeline's stages: validated config and paths in, files out.
+"""The pipeline's stages: a validated config and paths in, files out.
 
-The Snakemake scripts under ``workflow/scripts`` are single calls into these modules, so
-every stage also runs (and is tested) without Snakemake. One module per stage, so that a
-rule depends on (and reruns for) the code of its own stage only:
+Each script under ``workflow/scripts`` is one call into these modules, so every stage also
+runs (and is tested) without Snakemake; a rule reruns only when code its stage imports
+changes (:func:`energy_routing.stages.registry.code_modules`).
 
-``characterize``   tables and grids (docs/model.md §1-5)
-``simulate``       Monte Carlo shards and their merge (docs/model.md §6-8)
-``analyze``        regime fits and the provisioning sweep (docs/model.md §7, 9)
-``plot``           figures (docs/model.md §10)
-``publish``        summary.json and the reports
+``characterize``  model and task tables, the task grid, the difficulty grid (§1-5)
+``mc_shard``      one shard of a scenario's Monte Carlo trials (docs/model.md §6-8)
+``mc_merge``      a scenario's shards checked and merged, with D_t statistics
+``regimes``       regime table and theory curves of one scenario (docs/model.md §9, §11)
+``sweep``         Theorem 2's regimes from the provisioning sweep, Fig. 2's points (§7, §9)
+``figures``       every figure, from the inputs the registry names (docs/model.md §10)
+``summary``       ``summary.json`` merged from the stages' JSON parts
+``report``        the Markdown report and its self-contained HTML twin
+``archive``       the run's results and config packed with a manifest (on demand)
+``policies``      dispatch policies against myopic (docs/model.md §12.6)
+``routers``       dispatchers with overhead (docs/model.md §12.8)
+``storage``       the planner's grid of provisioning x capacity (docs/model.md §12.7)
+``carbon``        auxiliary energy as emissions of a grid region (docs/model.md §13)
+``calibration``   energy per token against EcoLogits, and sensitivity (docs/model.md §13)
+``day_night``     what the day-night cycle of a PV array costs (docs/model.md §13)
+``site_storage``  the storage a real PV site needs (docs/model.md §12.7, §13)
+``registry``      the table of stages and figures the workflow is built from
+``common``        helpers the stages share: logging, loading, threads, writing studies
+``resources``     jobs, core-hours and memory of a run, before it is submitted
+
+Layers: ``model``, ``supply`` and ``theory`` import nothing above them; ``engine`` knows no
+config or files; ``studies`` turn config into engine runs; only ``stages`` (with ``io`` and
+``replay``) work with the pipeline's paths.
 """
-
-from __future__ import annotations
-
-import contextlib
-import sys
-
-import xarray as xr
-
-from energy_routing.errors import EnergyRoutingError
-
-
-@contextlib.contextmanager
-def logged(log_path):
-    """Send a stage's stderr to its log; state the pipeline's own errors in one line.
-
-    An :class:`~energy_routing.errors.EnergyRoutingError` (bad config, corrupted shard)
-    or an :class:`OSError` (disk full, unwritable results) ends the stage with
-    ``error: <message>`` as the log's last line and exit status 1; anything else keeps
-    its traceback.
-    """
-    with open(log_path, "w") as log, contextlib.redirect_stderr(log):
-        try:
-            yield
-        except (EnergyRoutingError, OSError) as err:
-            # Also on the job's own stderr: with a full disk the log may not take it.
-            for stream in (log, sys.__stderr__):
-                with contextlib.suppress(OSError):
-                    print(f"error: {err}", file=stream, flush=True)
-            raise SystemExit(1) from None
-
-
-def load_dataset(path) -> xr.Dataset:
-    """Open a NetCDF file and load it into memory (the file is closed again).
-
-    Times stay numbers: the ``time`` coordinate is a CF time axis in slots (docs/model.md
-    §6), which the analysis reads as horizons T, not as dates.
-    """
-    with xr.open_dataset(path, decode_times=False, decode_timedelta=False) as ds:
-        return ds.load()
-
-
-def with_threads(cfg: dict, threads: int) -> dict:
-    """``cfg`` with ``montecarlo.threads`` set (the numbers do not depend on it)."""
-    return {**cfg, "montecarlo": {**cfg.get("montecarlo", {}), "threads": int(threads)}}
-
-
-def write_study(ds: xr.Dataset, cfg: dict, kind: str, title: str, out_nc) -> None:
-    """A study's dataset with provenance and CF global attributes, written atomically."""
-    from energy_routing.mcio import write_netcdf_atomic
-    from energy_routing.provenance import cf_global_attrs, provenance
-
-    history = f"energy-routing: {kind} study computed from the configuration in config_json"
-    attrs = {**provenance(cfg), **cf_global_attrs(history, title=title)}
-    write_netcdf_atomic(ds.assign_attrs(attrs), out_nc)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from energy_routing import archive as arc
+from energy_routing.replay import archive as arc
 
 
 def archive(out, *, config, results: list[str]) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from energy_routing import grids
-from energy_routing.atomic import atomic_output, write_json
-from energy_routing.mcio import write_netcdf_atomic
-from energy_routing.provenance import provenance
+from energy_routing.io.atomic import atomic_output, write_json
+from energy_routing.io.netcdf import write_netcdf_atomic
+from energy_routing.io.provenance import provenance
+from energy_routing.model import grids
 
 
 def characterize(cfg: dict, *, models_csv, tasks_csv, grid_nc, fine_nc, part_json) -> None:

@@ -4,7 +4,7 @@ This module is the single home of what the workflow needs to know about each sta
 stage module its script calls, the config sections it reads, the files it writes, and for
 every figure its stem, title, report category and inputs. The Snakemake rules, ``rule all``,
 the report and the README generator all derive from it, so adding a figure means one entry
-here, one plotting function in :mod:`energy_routing.stages.plot` (called by its name) and
+here, one plotting function in :mod:`energy_routing.stages.figures` (called by its name) and
 one caption file ``workflow/report/<stem>.rst``.
 
 The code a rule depends on is not listed by hand: :func:`code_modules` follows the stage
@@ -14,7 +14,7 @@ runs changes.
 Examples
 --------
 >>> STAGES["regimes"].module
-'energy_routing.stages.analyze'
+'energy_routing.stages.regimes'
 >>> [f.stem for f in FIGURES if f.scope == "scenario" and not f.activate]
 ['fig4_growth', 'fig_distribution']
 >>> stage_config({"figures": {"dpi": 150}, "consumption": ["lumped"], "x": 1}, "figures")
@@ -85,7 +85,7 @@ class Figure:
     rule : str
         The Snakemake rule that draws it.
     plot : str
-        Name of the function in :mod:`energy_routing.stages.plot` that draws it; it takes
+        Name of the function in :mod:`energy_routing.stages.figures` that draws it; it takes
         the figure config, the analysed consumption modes, ``stem`` and the inputs below as
         keyword arguments.
     title : str
@@ -152,7 +152,7 @@ STAGES: dict[str, Stage] = {
         },
     ),
     "mc_shard": Stage(
-        "energy_routing.stages.simulate",
+        "energy_routing.stages.mc_shard",
         (
             "montecarlo.seed",
             "montecarlo.t_min",
@@ -164,10 +164,10 @@ STAGES: dict[str, Stage] = {
         ),
         {"shard": "results/mc/shards/{scenario}/eps{eps}/trials{start}-{stop}.nc"},
     ),
-    "mc_merge": Stage("energy_routing.stages.simulate", (), {"merged": MC}),
+    "mc_merge": Stage("energy_routing.stages.mc_merge", (), {"merged": MC}),
     # The exact theory needs the increment law: arrival rate and harvest (docs/model.md §11).
     "regimes": Stage(
-        "energy_routing.stages.analyze",
+        "energy_routing.stages.regimes",
         (
             "regimes",
             "reserve_quantiles",
@@ -184,7 +184,7 @@ STAGES: dict[str, Stage] = {
         },
     ),
     "sweep": Stage(
-        "energy_routing.stages.analyze",
+        "energy_routing.stages.sweep",
         ("regimes", "consumption", "arrival_rate", "harvest", *SUPPLY_KEYS),
         {
             "table": "results/regimes/sweep.csv",
@@ -192,10 +192,10 @@ STAGES: dict[str, Stage] = {
             "part": "results/parts/sweep.json",
         },
     ),
-    "figures": Stage("energy_routing.stages.plot", ("figures", "consumption")),
-    "summary": Stage("energy_routing.stages.publish", (), {"summary": "results/summary.json"}),
+    "figures": Stage("energy_routing.stages.figures", ("figures", "consumption")),
+    "summary": Stage("energy_routing.stages.summary", (), {"summary": "results/summary.json"}),
     "report": Stage(
-        "energy_routing.stages.publish",
+        "energy_routing.stages.report",
         (),
         {"html": "results/report.html", "md": "results/report.md"},
     ),
@@ -208,23 +208,23 @@ STAGES: dict[str, Stage] = {
         {"dataset": POLICIES, "part": "results/parts/policies_{scenario}.json"},
     ),
     "routers": Stage(
-        "energy_routing.stages.policies",
+        "energy_routing.stages.routers",
         (*GRID_KEYS, "supply", "load", "policies", *STUDY_MC_KEYS),
         {"dataset": ROUTERS, "part": "results/parts/routers.json"},
     ),
     "storage": Stage(
-        "energy_routing.stages.policies",
+        "energy_routing.stages.storage",
         (*GRID_KEYS, "supply", "load", "storage_grid", *STUDY_MC_KEYS),
         {"dataset": STORAGE, "part": "results/parts/storage.json"},
     ),
     # The real-world studies (docs/model.md §13), when realworld.activate.
     "carbon": Stage(
-        "energy_routing.stages.realworld",
+        "energy_routing.stages.carbon",
         ("carbon",),
         {"part": "results/parts/carbon.json"},
     ),
     "calibration": Stage(
-        "energy_routing.stages.realworld",
+        "energy_routing.stages.calibration",
         (*GRID_KEYS, "montecarlo.t_max", "realworld.sensitivity_factors"),
         {
             "table": "results/tables/calibration.csv",
@@ -233,7 +233,7 @@ STAGES: dict[str, Stage] = {
         },
     ),
     "day_night": Stage(
-        "energy_routing.stages.realworld",
+        "energy_routing.stages.day_night",
         (
             "arrival_rate",
             "dt_s",
@@ -251,7 +251,7 @@ STAGES: dict[str, Stage] = {
         },
     ),
     "site_storage": Stage(
-        "energy_routing.stages.realworld",
+        "energy_routing.stages.site_storage",
         (
             "arrival_rate",
             "dt_s",
@@ -474,21 +474,23 @@ def _module_file(name: str) -> Path | None:
     return None
 
 
+#: ``if`` tests whose body runs only under a type checker, never at run time.
+_TYPING_ONLY = ("TYPE_CHECKING", "typing.TYPE_CHECKING")
+
+
 def _import_nodes(tree: ast.Module, nested: bool):
-    """Import statements of a module: all of them, or those run at import time only
-    (module level, including ``if``/``try`` blocks, not inside functions or classes)."""
-    if nested:
-        yield from (n for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom))
-        return
+    """Import statements of a module that can run: all of them, or with ``nested`` false
+    those run at import time only (module level, including ``if``/``try`` blocks, not
+    inside functions or classes). Imports under ``if TYPE_CHECKING:`` never run."""
     todo = list(tree.body)
     while todo:
         node = todo.pop()
         if isinstance(node, ast.Import | ast.ImportFrom):
             yield node
-        elif isinstance(node, ast.If | ast.Try | ast.With):
+        elif isinstance(node, ast.If) and ast.unparse(node.test) in _TYPING_ONLY:
+            todo.extend(node.orelse)
+        elif nested or isinstance(node, ast.If | ast.Try | ast.With | ast.ExceptHandler):
             todo.extend(ast.iter_child_nodes(node))
-        elif isinstance(node, ast.ExceptHandler):
-            todo.extend(node.body)
 
 
 def _imports(name: str, nested: bool = True) -> set[str]:
