@@ -208,3 +208,46 @@ def test_schema_documents_every_key():
         if missing:
             problems.append(f"{dotted}: {missing}")
     assert problems == []
+
+
+# --- Strict input: cases from a fuzz of malformed configs ---------------------------------
+
+
+def test_a_key_given_twice_is_refused_naming_it(tmp_path):
+    """A second `montecarlo:` once replaced the first silently (and the run grew 666x)."""
+    path = tmp_path / "twice.yaml"
+    path.write_text("montecarlo:\n  trials: 20\nscenarios: {}\nmontecarlo:\n  seed: 3\n")
+    with pytest.raises(config.ConfigError, match=r"'montecarlo' appears twice .*lines 1 and 4"):
+        config.load(path)
+    nested = tmp_path / "nested.yaml"
+    nested.write_text("montecarlo:\n  seed: 1\n  seed: 2\n")
+    with pytest.raises(config.ConfigError, match="'seed' appears twice"):
+        config.read_yaml(nested)
+
+
+@pytest.mark.parametrize("seed", [2**32, 2**80])
+def test_a_seed_beyond_what_seeding_takes_is_refused(default_cfg, seed):
+    """2^80 once passed validation and crashed the shard job writing its attribute."""
+    with pytest.raises(config.ConfigError, match=r"'montecarlo.seed' must be <= 4294967295"):
+        config.validate({**default_cfg, "montecarlo": {**default_cfg["montecarlo"], "seed": seed}})
+
+
+def test_the_largest_seed_is_accepted(default_cfg):
+    mc = {**default_cfg["montecarlo"], "seed": 2**32 - 1}
+    assert config.validate({**default_cfg, "montecarlo": mc})["montecarlo"]["seed"] == 2**32 - 1
+
+
+def test_ar1_without_phi_is_refused(default_cfg):
+    """`supply.model: ar1` with no phi once ran as the i.i.d. harvest."""
+    raw = {k: v for k, v in default_cfg.items() if k != "supply"}
+    with pytest.raises(config.ConfigError, match=r"'supply\.phi' is required with supply\.model"):
+        config.validate({**raw, "supply": {"model": "ar1"}})
+    ok = config.validate({**raw, "supply": {"model": "ar1", "phi": 0.5}})
+    assert ok["supply"]["phi"] == 0.5
+
+
+def test_a_pattern_error_states_the_pattern_not_a_wrong_hint(default_cfg):
+    """The hint once spoke of digits, '_' and '.' for patterns that forbid them."""
+    with pytest.raises(config.ConfigError) as err:
+        config.validate({**default_cfg, "carbon": {**default_cfg["carbon"], "region": "U5A"}})
+    assert "must match the pattern" in str(err.value) and "digits" not in str(err.value)

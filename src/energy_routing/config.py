@@ -63,15 +63,50 @@ def section_defaults(name: str) -> dict:
     return _defaults(schema()["properties"][name])
 
 
-def load(path: str | Path) -> dict:
-    """Read a YAML configuration file and validate it (see :func:`validate`)."""
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (YAML would keep the
+    last silently: a second ``montecarlo:`` section replaces the first)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise ConfigError(
+                    f"config key {key!r} appears twice in one mapping (lines "
+                    f"{seen[key] + 1} and {key_node.start_mark.line + 1}); YAML would keep the "
+                    "second silently: remove or merge one"
+                )
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(path: str | Path):
+    """A YAML config file's content, with no key given twice (:class:`ConfigError` naming
+    the file, the key and its lines otherwise).
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "c.yaml"
+    >>> _ = p.write_text("montecarlo: {seed: 1}" + chr(10) + "montecarlo: {trials: 5}")
+    >>> read_yaml(p)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    energy_routing.errors.ConfigError: config file '...c.yaml': config key 'montecarlo' appears...
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist")
     try:
-        raw = yaml.safe_load(path.read_text())
+        return yaml.load(path.read_text(), Loader=_StrictLoader)
+    except ConfigError as err:
+        raise ConfigError(f"config file {str(path)!r}: {err}") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"config file {str(path)!r} is not valid YAML: {err}") from None
+
+
+def load(path: str | Path) -> dict:
+    """Read a YAML configuration file and validate it (see :func:`validate`)."""
+    raw = read_yaml(path)
     return validate(raw if raw is not None else {})
 
 
@@ -101,6 +136,7 @@ def validate(config: Mapping) -> dict:
     cfg = _coerce_exponent_strings(copy.deepcopy(dict(config)))
     _reject_non_finite(cfg, "")
     _reject_catalogue_conflicts(cfg)
+    _require_harvest_parameters(cfg)
     sch = schema()
     errors = sorted(_VALIDATOR(sch).iter_errors(cfg), key=lambda e: (len(e.path), list(e.path)))
     if errors:
@@ -156,7 +192,7 @@ def _explain(err: jsonschema.ValidationError, sch: dict) -> str:
         "minItems": f"must have at least {err.validator_value} item(s)",
         "minProperties": f"must have at least {err.validator_value} entry(ies)",
         "enum": f"must be one of {err.validator_value}",
-        "pattern": f"must match {err.validator_value} (letters, digits, _ . -)",
+        "pattern": f"must match the pattern {err.validator_value}",
         "uniqueItems": "must not repeat items",
     }.get(err.validator, err.message)
     got = repr(err.instance) if not isinstance(err.instance, dict | list) else "given value"
@@ -303,6 +339,22 @@ def _reject_catalogue_conflicts(cfg: dict) -> None:
                             f"models[{i}].catalogue ({m['catalogue']!r}), which sets it; "
                             "remove one of them"
                         )
+
+
+def _require_harvest_parameters(cfg: dict) -> None:
+    """A harvest model's own parameters must be given, not defaulted (``supply.model: ar1``
+    without ``supply.phi`` would run as the i.i.d. harvest); checked on the config as
+    given, before defaults are filled in."""
+    sup = cfg.get("supply")
+    if not isinstance(sup, Mapping):
+        return
+    model = HARVESTS.get(sup.get("model"))
+    for key in getattr(model, "parameters", ()):
+        if key not in sup:
+            raise ConfigError(
+                f"config key 'supply.{key}' is required with supply.model "
+                f"{sup['model']!r} ({model.label}); the default would make it another model"
+            )
 
 
 def _expand_catalogue(cfg: dict) -> dict:

@@ -127,6 +127,8 @@ def test_unwritable_results_fail_clearly_and_recover(tmp_path, tiny_run, options
 # Bad input: (dotted key, value, text the message must contain). Each goes through
 # Snakemake for real (not a dry run) in an empty directory.
 BAD = [
+    ("montecarlo.seed", 2**80, "'montecarlo.seed' must be <= 4294967295"),
+    ("supply", {"model": "ar1"}, "'supply.phi' is required with supply.model 'ar1'"),
     ("arrival_rate", "fast", "'arrival_rate' must be of type number"),
     ("arrival_rate", 0, "'arrival_rate' must be > 0"),
     ("arrival_rate", -2.0, "'arrival_rate' must be > 0"),
@@ -189,4 +191,16 @@ def test_missing_config_file_is_named(empty_repo, tmp_path):
     proc = run_snakemake(empty_repo, config=tmp_path / "nope.yaml", check=False)
     assert proc.returncode != 0
     assert "nope.yaml" in proc.stdout + proc.stderr
+    assert not (empty_repo / "results").exists()
+
+
+def test_a_key_given_twice_fails_before_any_job(empty_repo, tmp_path):
+    """Snakemake's YAML loader keeps the second of two `montecarlo:` sections silently; the
+    workflow reads every config file strictly first."""
+    text = (empty_repo / ".test" / "config.yaml").read_text()
+    path = tmp_path / "twice.yaml"
+    path.write_text(text + "\nmontecarlo:\n  trials: 10000\n")
+    proc = run_snakemake(empty_repo, config=path, check=False)
+    assert proc.returncode != 0
+    assert "'montecarlo' appears twice" in proc.stdout + proc.stderr
     assert not (empty_repo / "results").exists()

@@ -15,6 +15,10 @@ from energy_routing.stages import registry
 # Validate (and fill in defaults) before any job is planned: a bad key fails here,
 # naming the key and what is allowed.
 try:
+    # A key given twice in a config file fails here, naming the file and the key (YAML,
+    # and so Snakemake, would keep the last silently).
+    for path in workflow.configfiles:
+        er_config.read_yaml(path)
     CONFIG = er_config.validate(config)
     # A task no model serves in time, or a budget over the cap, fails here too.
     er_grids.task_grid(CONFIG)
