@@ -11,6 +11,7 @@ import xarray as xr
 from engine_workloads import small_workload
 from snakerun import ROOT
 
+from energy_routing import cli
 from energy_routing.engine.driver import log_checkpoints
 from energy_routing.engine.streams import scenario_key
 from energy_routing.studies import sizing
@@ -143,6 +144,42 @@ def test_size_command_on_a_written_grid(grid, tmp_path, capsys):
     assert "Cheapest design" in out and "rho = " in out and "±" in out
     assert sizing.main(["--grid", str(path), "--max-aux", "0", "--json"]) in (0, 1)
     assert sizing.main(["--grid", str(path), "--max-aux", "-0.0", "--probability", "1"]) in (0, 1)
+
+
+def test_size_command_explains_its_cost_model_and_budget(grid, tmp_path, capsys):
+    path = tmp_path / "grid.nc"
+    grid.to_netcdf(path)
+    target = float(grid.aux_mean_J_per_slot.values[1, 1]) * 1.0001
+    assert cli.main(["size", "--grid", str(path), "--max-aux", str(target)]) == 0
+    out = capsys.readouterr().out
+    assert "cost = 1 x rho; storage is free" in out and "--capacity-cost" in out
+    args = ["--capacity-cost", "1e-4", "--provisioning-cost", "2"]
+    assert cli.main(["size", "--grid", str(path), "--max-aux", str(target), *args]) == 0
+    assert "cost = 2 x rho + 0.0001 x capacity [J]" in capsys.readouterr().out
+    smallest = float(grid.capacity_J.values[0])
+    budget = ["--max-capacity", f"{smallest:g}", "--max-aux", "0"]
+    assert cli.main(["size", "--grid", str(path), *budget]) == 1
+    assert f"with a store of at most {smallest:g} J" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        cli.main(["size", "--help"])
+    assert "(default: 0.0)" in capsys.readouterr().out
+
+
+def test_size_command_refuses_what_is_not_a_grid_in_one_sentence(grid, tmp_path, capsys):
+    """A Monte Carlo dataset, the site storage grid or a text file once gave a traceback or
+    numpy's ambiguity error; each is now one line on stderr and exit status 2."""
+    other = tmp_path / "other.nc"
+    grid.drop_vars("aux_J_per_slot").to_netcdf(other)
+    text = tmp_path / "notes.txt"
+    text.write_text("not a grid")
+    for path, words in (
+        (other, "not a planner's storage grid"),
+        (text, "not a NetCDF file"),
+        (tmp_path / "missing.nc", "no such file"),
+    ):
+        assert cli.main(["size", "--grid", str(path), "--max-aux", "5"]) == 2
+        err = capsys.readouterr().err
+        assert words in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
 # --------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import argparse
 import json
 import math
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
@@ -69,6 +70,37 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, flo
     return max(0.0, mid - half), min(1.0, mid + half)
 
 
+#: What a planner's storage grid holds (docs/model.md §12.7): variable -> its dimensions.
+GRID_VARIABLES = {
+    "aux_J_per_slot": ("provisioning", "capacity_J", "trial"),
+    "aux_mean_J_per_slot": ("provisioning", "capacity_J"),
+    "aux_sem_J_per_slot": ("provisioning", "capacity_J"),
+    "waste_mean_J_per_slot": ("provisioning", "capacity_J"),
+    "waste_sem_J_per_slot": ("provisioning", "capacity_J"),
+}
+
+
+def check_grid(ds: xr.Dataset) -> None:
+    """Refuse, in one sentence, a dataset that is not a planner's storage grid (the
+    ``storage`` stage's ``results/storage/grid.nc``).
+
+    >>> check_grid(xr.Dataset())  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: not a planner's storage grid (the storage stage's results/storage/grid.nc): ...
+    """
+    wrong = [
+        name
+        for name, dims in GRID_VARIABLES.items()
+        if name not in ds or tuple(ds[name].dims) != dims
+    ]
+    if wrong:
+        raise ValueError(
+            "not a planner's storage grid (the storage stage's results/storage/grid.nc): "
+            f"it lacks {', '.join(wrong)} over (provisioning, capacity_J[, trial])"
+        )
+
+
 def size(
     ds: xr.Dataset,
     *,
@@ -106,6 +138,7 @@ def size(
         ``waste_sem_J_per_slot``, and with ``probability`` also ``probability_met`` and
         ``probability_interval`` (Wilson 95 %), ``trials``; None if no design qualifies.
     """
+    check_grid(ds)
     x = float(max_aux_J_per_slot)
     if not math.isfinite(x) or x < 0:
         raise ValueError(f"max_aux_J_per_slot: must be finite and >= 0, got {x!r}")
@@ -160,22 +193,38 @@ def size(
     return None if best is None else best[1]
 
 
-def format_design(rec: dict | None, *, max_aux_J_per_slot: float, probability=None) -> str:
-    """One paragraph for the terminal.
+def format_design(
+    rec: dict | None,
+    *,
+    max_aux_J_per_slot: float,
+    probability=None,
+    max_capacity_J: float | None = None,
+    provisioning_cost: float = 1.0,
+    capacity_cost_per_J: float = 0.0,
+) -> str:
+    """One paragraph for the terminal, with the cost model it was cheapest under.
 
-    >>> print(format_design(None, max_aux_J_per_slot=5.0))
-    No design of the grid keeps the auxiliary energy per slot at or below 5 J.
+    >>> print(format_design(None, max_aux_J_per_slot=5.0, max_capacity_J=1e4))  # doctest: +ELLIPSIS
+    No design of the grid with a store of at most 10000 J keeps the auxiliary energy per slot ...
     """
     target = f"at or below {max_aux_J_per_slot:g} J"
     if probability is not None:
         target += f" with probability {probability:g}"
+    budget = "" if max_capacity_J is None else f" with a store of at most {max_capacity_J:g} J"
     if rec is None:
-        return f"No design of the grid keeps the auxiliary energy per slot {target}."
+        return f"No design of the grid{budget} keeps the auxiliary energy per slot {target}."
     cap = "unbounded" if rec["capacity_J"] is None else f"{rec['capacity_J']:.4g} J"
+    if capacity_cost_per_J == 0:
+        model = (
+            f"cost = {provisioning_cost:g} x rho; storage is free, so the least provisioning "
+            "wins and then the smallest store (set --capacity-cost to price it)"
+        )
+    else:
+        model = f"cost = {provisioning_cost:g} x rho + {capacity_cost_per_J:g} x capacity [J]"
     lines = [
-        f"Cheapest design keeping the auxiliary energy per slot {target}:",
+        f"Cheapest design{budget} keeping the auxiliary energy per slot {target}:",
         f"  provisioning rho = {rec['provisioning']:g}, store capacity = {cap} "
-        f"(cost {rec['cost']:.4g})",
+        f"(cost {rec['cost']:.4g}; {model})",
         f"  auxiliary energy {rec['aux_J_per_slot']:.4g} ± {rec['aux_sem_J_per_slot']:.2g} "
         f"J/slot, wasted harvest {rec['waste_J_per_slot']:.4g} ± "
         f"{rec['waste_sem_J_per_slot']:.2g} J/slot (mean ± standard error over trials)",
@@ -194,18 +243,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="energy-routing size",
         description="Cheapest (provisioning, capacity) design of a computed storage grid "
-        "that meets an auxiliary-energy target (docs/model.md §12.7).",
+        "that meets an auxiliary-energy target (docs/model.md §12.7). A design costs "
+        "PROVISIONING_COST x rho + CAPACITY_COST x capacity [J]; with the default capacity "
+        "cost 0 the least provisioning wins, then the smallest store.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--grid", required=True, help="storage grid NetCDF (results/storage/…)")
+    parser.add_argument(
+        "--grid", required=True, help="storage grid NetCDF (results/storage/grid.nc)"
+    )
     parser.add_argument("--max-aux", type=float, required=True, help="target x [J/slot]")
-    parser.add_argument("--probability", type=float, help="q: Pr[aux per slot <= x] >= q")
+    parser.add_argument(
+        "--probability", type=float, help="q: Pr[aux per slot <= x] >= q (else: the mean)"
+    )
     parser.add_argument("--max-capacity", type=float, help="capacity budget [J]")
-    parser.add_argument("--provisioning-cost", type=float, default=1.0)
-    parser.add_argument("--capacity-cost", type=float, default=0.0, help="cost per J")
+    parser.add_argument("--provisioning-cost", type=float, default=1.0, help="cost per unit of rho")
+    parser.add_argument("--capacity-cost", type=float, default=0.0, help="cost per J of store")
     parser.add_argument("--conservative", action="store_true", help="meet it with margin")
     parser.add_argument("--json", action="store_true", help="print the design as JSON")
     args = parser.parse_args(argv)
-    with xr.open_dataset(args.grid, decode_times=False) as ds:
+    if not Path(args.grid).is_file():
+        raise ValueError(f"--grid {args.grid!r}: no such file")
+    try:
+        opened = xr.open_dataset(args.grid, decode_times=False)
+    except (OSError, ValueError):
+        raise ValueError(f"--grid {args.grid!r}: not a NetCDF file") from None
+    with opened as ds:
         rec = size(
             ds.load(),
             max_aux_J_per_slot=args.max_aux,
@@ -218,5 +280,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         print(json.dumps(rec, sort_keys=True))
     else:
-        print(format_design(rec, max_aux_J_per_slot=args.max_aux, probability=args.probability))
+        print(
+            format_design(
+                rec,
+                max_aux_J_per_slot=args.max_aux,
+                probability=args.probability,
+                max_capacity_J=args.max_capacity,
+                provisioning_cost=args.provisioning_cost,
+                capacity_cost_per_J=args.capacity_cost,
+            )
+        )
     return 0 if rec is not None else 1
