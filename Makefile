@@ -11,7 +11,7 @@ LOCK_TOOLS := build/lock-tools
 UV_VERSION ?= 0.13.9
 LOCK_ARGS ?=
 
-.PHONY: run test lint venv lock docs bench clean
+.PHONY: run test test-e2e test-all lint venv lock docs bench clean
 
 # The environment is exactly the lock (requirements.lock: every package of
 # `pip install -e '.[test,slurm]'`, pip and setuptools included, pinned with hashes). It is
@@ -51,8 +51,18 @@ lock: $(LOCK_TOOLS)/bin/uv
 run: venv
 	$(BIN)/snakemake --workflow-profile workflow/profiles/default --cores $(CORES) $(SNAKEMAKE_ARGS)
 
+# Two tiers (README, "Tests"): `make test` is the fast tier a developer runs often (every
+# test but the end-to-end runs, on all cores); `make test-e2e` runs the whole pipeline for
+# real (Snakemake on the tiny configs, faults, replay, browser, cluster), in one process:
+# each run already uses both cores and the session's runs are shared. CI runs both.
+TEST_WORKERS ?= auto
 test: venv
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not slow" -n $(TEST_WORKERS)
+
+test-e2e: venv
+	$(BIN)/pytest -m slow
+
+test-all: test test-e2e
 
 lint: venv
 	$(BIN)/ruff check .

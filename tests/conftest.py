@@ -15,19 +15,6 @@ from energy_routing import config
 from energy_routing.model import grids
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items):
-    """Under pytest-xdist with ``--dist loadgroup`` (``make test-e2e``), every test of one
-    whole-pipeline run goes to the same worker, so each run is made once per session, not
-    once per worker: the session's tiny and single runs by fixture, and each end-to-end
-    module's own runs (module-scoped fixtures) by module. It runs before xdist's own hook,
-    which reads the groups."""
-    for item in items:
-        runs = [r for r in ("tiny_run", "single_run") if r in getattr(item, "fixturenames", ())]
-        group = runs[0] if runs else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
-
-
 @pytest.fixture(scope="session")
 def default_cfg() -> dict:
     return config.load(ROOT / "config" / "config.yaml")
