@@ -19,8 +19,7 @@ for fig in registry.FIGURES:
             f"results/logs/figures/{fig.filename_stem('{scenario}')}.log",
         benchmark:
             f"results/benchmarks/figures/{fig.filename_stem('{scenario}')}.tsv"
-        localrule:
-            True
+        localrule: True
         conda:
             "../envs/energy-routing.yaml"
         params:
