@@ -132,19 +132,35 @@ def _cv_columns(ds: xr.Dataset, eps: float, mode: str) -> dict:
     return {"mean_D_Tmax_cv_J": float(y[-1]), "sem_D_Tmax_cv_J": float(se[-1])}
 
 
+#: The transition test's columns of the regime table, in order (the summary part and the
+#: report show them under these names).
+TRANSITION_COLUMNS = (
+    "transition_detected",
+    "p_value",
+    "breakpoint_T",
+    "breakpoint_low",
+    "breakpoint_high",
+    "detection_frequency",
+    "t_star_estimate",
+    "t_star_low",
+    "t_star_high",
+)
+
+
 def _test_columns(test) -> dict:
     """The transition test's decision and intervals as table columns."""
-    return {
-        "transition_detected": bool(test.transition_detected),
-        "p_value": float(test.p_value),
-        "breakpoint_T": float(test.breakpoint_T),
-        "breakpoint_low": float(test.breakpoint_interval[0]),
-        "breakpoint_high": float(test.breakpoint_interval[1]),
-        "detection_frequency": float(test.detection_frequency),
-        "t_star_estimate": float(test.t_star_estimate),
-        "t_star_low": float(test.t_star_interval[0]),
-        "t_star_high": float(test.t_star_interval[1]),
-    }
+    values = (
+        bool(test.transition_detected),
+        float(test.p_value),
+        float(test.breakpoint_T),
+        float(test.breakpoint_interval[0]),
+        float(test.breakpoint_interval[1]),
+        float(test.detection_frequency),
+        float(test.t_star_estimate),
+        float(test.t_star_interval[0]),
+        float(test.t_star_interval[1]),
+    )
+    return dict(zip(TRANSITION_COLUMNS, values, strict=True))
 
 
 def exact_applies(workload) -> bool:

@@ -15,6 +15,7 @@ from pathlib import Path
 import markdown
 import pandas as pd
 
+from energy_routing.analysis.tables import TRANSITION_COLUMNS
 from energy_routing.report import realworld
 from energy_routing.report.tables import _table
 from energy_routing.supply.supply import Supply
@@ -232,15 +233,7 @@ def build_markdown(
                 "consumption",
                 "mu",
                 "t_star",
-                "transition_detected",
-                "p_value",
-                "breakpoint_T",
-                "breakpoint_low",
-                "breakpoint_high",
-                "detection_frequency",
-                "t_star_estimate",
-                "t_star_low",
-                "t_star_high",
+                *TRANSITION_COLUMNS,
             ]
             df = pd.DataFrame(val["rows"])
             out += [
