@@ -251,3 +251,24 @@ def test_a_pattern_error_states_the_pattern_not_a_wrong_hint(default_cfg):
     with pytest.raises(config.ConfigError) as err:
         config.validate({**default_cfg, "carbon": {**default_cfg["carbon"], "region": "U5A"}})
     assert "must match the pattern" in str(err.value) and "digits" not in str(err.value)
+
+
+def test_policy_sections_come_from_the_policy_classes():
+    """The schema's policy sections are built from the registered classes (one home); the
+    built-in policies keep the contract they had in the schema file."""
+    from energy_routing.engine.policies import POLICIES
+
+    sch = config.schema()["properties"]["policies"]["properties"]
+    assert list(POLICIES) == ["myopic", "slack_deferral", "drift_plus_penalty", "variance_aware"]
+    for name, cls in POLICIES.items():
+        assert sch[name] == cls.config_schema()
+        assert cls.parameter_name in sch[name]["properties"]
+    assert config.section_defaults("policies")["myopic"] == {"routing_error": [0.0, 0.05]}
+    assert config.section_defaults("policies")["drift_plus_penalty"] == {
+        "V_tasks_per_J": [0.0, 0.001, 0.003, 0.01, 0.03, 0.1, 1.0],
+        "max_wait_s": None,
+    }
+    assert config.section_defaults("policies")["variance_aware"] == {
+        "risk_weight_per_J": [0.0, 0.002, 0.005, 0.01, 0.02, 0.05]
+    }
+    assert sch["myopic"]["properties"]["routing_error"]["items"]["maximum"] == 1.0
