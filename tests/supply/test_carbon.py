@@ -98,3 +98,16 @@ def test_summary():
     assert s["region"] == "FRA" and s["year"] == 2023 and "codecarbon" in s["source"]
     assert s["aux"]["eps=0"]["aux_kWh"] == 2000.0
     assert s["aux"]["eps=0"]["kg_co2e"] == pytest.approx(2 * s["g_co2e_per_kWh"])
+
+
+def test_every_listed_region_passes_the_config_pattern():
+    """`USA-usa` (the file's national total) was listed, and then refused by the pattern."""
+    import re
+
+    from energy_routing import config
+
+    pattern = config.schema()["properties"]["carbon"]["properties"]["region"]["pattern"]
+    for source in carbon.SOURCES:
+        listed = carbon.regions(source)
+        assert listed and all(re.fullmatch(pattern, r) for r in listed), source
+    assert "USA-NC" in carbon.regions() and "USA" in carbon.regions()

@@ -100,7 +100,9 @@ def _table(source: str) -> dict[str, CarbonIntensity]:
             meta = us.get("_source", {})
             origin_us = f"codecarbon {version}, {rel_us} ({meta.get('name', 'US EPA eGRID')})"
             for state, row in us.items():
-                if state.startswith("_") or "regionCode" not in row:
+                # States only: the file's national total ("usa") is no state code, and the
+                # country's own row is USA.
+                if state.startswith("_") or len(str(row.get("regionCode", ""))) != 2:
                     continue
                 code = f"USA-{row['regionCode']}"
                 table[code] = CarbonIntensity(
