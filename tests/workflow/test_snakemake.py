@@ -179,15 +179,21 @@ def test_more_trials_keep_existing_shards(run, tmp_path):
     assert jobs["mc_shard"] == 2
 
 
-def test_module_edit_reruns_its_users(run):
-    """Snakemake compares checksums as well as times, so the edit must change the text."""
-    module = run / "src" / "energy_routing" / "theory" / "exact.py"
-    original = module.read_text()
+def planned_after_edit(workdir: Path, module: str) -> dict[str, int]:
+    """Jobs a dry run plans once the package module ``module`` (a path under
+    src/energy_routing) is edited; the file is restored afterwards. Snakemake compares
+    checksums as well as times, so the edit changes the text."""
+    path = workdir / "src" / "energy_routing" / module
+    original = path.read_text()
     try:
-        module.write_text(original + "\n# an edit\n")
-        jobs = planned(run)
+        path.write_text(original + "\n# an edit\n")
+        return planned(workdir)
     finally:
-        module.write_text(original)
+        path.write_text(original)
+
+
+def test_module_edit_reruns_its_users(run):
+    jobs = planned_after_edit(run, "theory/exact.py")
     assert {"regimes", "sweep", "fig_deviation", "fig_growth"} <= set(jobs)
     assert "mc_shard" not in jobs and "characterize" not in jobs
 
@@ -195,13 +201,7 @@ def test_module_edit_reruns_its_users(run):
 def test_kernel_edit_reruns_the_engine_only(run):
     """Editing the per-slot kernel reruns what simulates (shards onward, the studies), not
     the characterisation, whose code does not import the engine."""
-    module = run / "src" / "energy_routing" / "engine" / "per_slot.py"
-    original = module.read_text()
-    try:
-        module.write_text(original + "\n# an edit\n")
-        jobs = planned(run)
-    finally:
-        module.write_text(original)
+    jobs = planned_after_edit(run, "engine/per_slot.py")
     assert {"mc_shard", "mc_merge", "policies", "storage", "site_storage"} <= set(jobs)
     assert "characterize" not in jobs and "calibration" not in jobs
 
