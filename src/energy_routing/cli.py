@@ -1,9 +1,10 @@
-"""Command line: ``energy-routing {validate,plan,archive,verify,replay,size}``.
+"""Command line: ``energy-routing {validate,plan,archive,verify,replay,size,serving}``.
 
 ``validate`` checks a config (and that every task has a feasible model) without running
 anything; ``plan`` sizes a run before it is submitted; ``archive`` packs results with their
 provenance and source, ``verify`` checks an archive against its manifest and ``replay``
-reruns it in its locked environment and compares every result.
+reruns it in its locked environment and compares every result. ``serving`` prints the
+energy per token, latency and power of one model replica under continuous batching.
 """
 
 from __future__ import annotations
@@ -96,6 +97,59 @@ def _size(argv: list[str]) -> int:
         return 2
 
 
+_SWEEP_BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+
+
+def _serving(args) -> int:
+    from energy_routing.model import serving
+
+    if args.model is not None:
+        given = [
+            f for f in ("params", "layers", "kv_heads", "head_dim", "heads") if getattr(args, f)
+        ]
+        if given:
+            raise ValueError(
+                f"give either --model or the architecture flags, not both (--model with "
+                f"--{given[0].replace('_', '-')})"
+            )
+        arch = serving.ServingArch.from_catalogue(args.model, args.bytes_per_param)
+    else:
+        missing = [f for f in ("params", "layers", "kv_heads", "head_dim") if not getattr(args, f)]
+        if missing:
+            flags = ", ".join("--" + f.replace("_", "-") for f in missing)
+            raise ValueError(f"missing {flags}: give --model NAME or all architecture flags")
+        arch = serving.ServingArch.from_flags(
+            args.params, args.layers, args.kv_heads, args.head_dim, args.heads, args.bytes_per_param
+        )
+    k = serving.constants(args.accelerator)
+    if args.idle_power is not None:
+        k = serving.with_idle(k, args.idle_power)
+    point = serving.operating_point(arch, args.accelerator, args.gpus, args.batch, args.context, k)
+    if args.json:
+        batch = int(args.batch) if float(args.batch).is_integer() else args.batch
+        print(json.dumps({"batch": batch, "context_tokens": args.context, **point}, indent=2))
+        return 0
+    import pandas as pd
+
+    rows = [
+        {
+            "batch": b,
+            **serving.operating_point(arch, args.accelerator, args.gpus, b, args.context, k),
+        }
+        for b in sorted({*_SWEEP_BATCHES, args.batch})
+    ]
+    table = pd.DataFrame(rows)[
+        ["batch", "energy_per_token_J", "inter_token_latency_s", "power_W", "tokens_per_s",
+         "fits_in_memory"]
+    ]  # fmt: skip
+    print(
+        f"{args.gpus} x {args.accelerator}, context {args.context:g} tokens; batch-of-one law "
+        f"(docs/model.md §1): {point['paper_energy_per_token_J']:.4g} J/token"
+    )
+    print(table.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["size"]:
@@ -165,6 +219,27 @@ def main(argv: list[str] | None = None) -> int:
         "auxiliary-energy target (energy-routing size --help)",
         add_help=False,
     )
+    p = sub.add_parser(
+        "serving",
+        help="energy per token, latency and power of one replica under batching",
+        description="Energy per token, inter-token latency and power of one model replica "
+        "decoding a batch of sequences together (docs/model.md §14). Give a catalogue model "
+        "(--model) or the architecture flags. Without --json, prints the sweep over batch sizes.",
+    )
+    p.add_argument("--model", help="catalogue model name instead of the architecture flags")
+    p.add_argument("--params", type=float, help="parameters N")
+    p.add_argument("--layers", type=int, help="transformer layers")
+    p.add_argument("--kv-heads", type=int, help="key-value heads")
+    p.add_argument("--head-dim", type=int, help="head dimension")
+    p.add_argument("--heads", type=int, help="query heads (default: estimated from N)")
+    p.add_argument("--bytes-per-param", type=float, default=2.0, help="default 2 (BF16)")
+    p.add_argument("--accelerator", default="H100-SXM5-80GB", help="default H100-SXM5-80GB")
+    p.add_argument("--gpus", type=int, default=1, help="accelerators per replica (default 1)")
+    p.add_argument("--batch", type=float, default=64, help="running sequences (default 64)")
+    p.add_argument("--context", type=float, default=400, help="mean context [tokens] (400)")
+    p.add_argument("--idle-power", type=float, help="idle power per accelerator [W]")
+    p.add_argument("--json", action="store_true", help="print one point as JSON")
+    p.set_defaults(func=_serving)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -58,6 +58,10 @@ class Accelerator:
         HBM capacity [bytes].
     source : str
         Public document the numbers come from.
+    idle_power_w : float
+        Power of the powered, unloaded board at default clocks [W]. No data sheet states
+        it; the value is the typical reading reported for the board, an assumption
+        (docs/model.md §14 shows what it moves).
     """
 
     name: str
@@ -66,6 +70,7 @@ class Accelerator:
     board_power_w: float
     memory_bytes: float
     source: str
+    idle_power_w: float
 
     def energy_per_byte(self, power_fraction: float = 1.0) -> float:
         """Energy to move one byte from HBM [J/byte]: ``p TDP / bandwidth``."""
@@ -88,6 +93,7 @@ ACCELERATORS: dict[str, Accelerator] = {
             80e9,
             f"{_NV} A100 Tensor Core GPU datasheet (2021): 2,039 GB/s HBM2e, 312 TFLOPS "
             "BF16 tensor (dense), 400 W max TDP (SXM)",
+            50.0,
         ),
         Accelerator(
             "H100-SXM5-80GB",
@@ -97,6 +103,7 @@ ACCELERATORS: dict[str, Accelerator] = {
             80e9,
             f"{_NV} H100 Tensor Core GPU datasheet (2023): 3.35 TB/s HBM3, 1,979 TFLOPS "
             "BF16 tensor with sparsity (989 dense), up to 700 W (SXM)",
+            70.0,
         ),
         Accelerator(
             "H200-SXM-141GB",
@@ -106,6 +113,7 @@ ACCELERATORS: dict[str, Accelerator] = {
             141e9,
             f"{_NV} H200 Tensor Core GPU datasheet (2024): 4.8 TB/s HBM3e, 1,979 TFLOPS "
             "BF16 tensor with sparsity (989 dense), up to 700 W (SXM)",
+            80.0,
         ),
         Accelerator(
             "MI300X",
@@ -115,6 +123,7 @@ ACCELERATORS: dict[str, Accelerator] = {
             192e9,
             "AMD Instinct MI300X accelerator data sheet (2023): 5.3 TB/s HBM3, 1,307.4 "
             "TFLOPS peak BF16 (dense), 750 W total board power",
+            140.0,
         ),
         Accelerator(
             "L40S",
@@ -124,6 +133,7 @@ ACCELERATORS: dict[str, Accelerator] = {
             48e9,
             f"{_NV} L40S datasheet (2023): 864 GB/s GDDR6, 733 TFLOPS BF16 tensor with "
             "sparsity (362 dense), 350 W max power",
+            35.0,
         ),
     )
 }
@@ -279,6 +289,20 @@ MODELS: dict[str, ModelArch] = {
             False,
             True,
             _hf("Qwen/Qwen2.5-72B", "72.7B"),
+        ),
+        ModelArch(
+            "Qwen3-8B",
+            8.19e9,
+            36,
+            4096,
+            12288,
+            151936,
+            32,
+            8,
+            128,
+            False,
+            False,
+            _hf("Qwen/Qwen3-8B", "8.2B"),
         ),
         ModelArch(
             "DeepSeek-R1-Distill-Qwen-7B",
