@@ -167,3 +167,22 @@ def test_serving_command_errors(argv, message, capsys):
     assert cli.main(["serving", *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and err.count("\n") == 1
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    model=st.sampled_from(sorted(MODELS)),
+    accelerator=st.sampled_from(sorted(ACCELERATORS)),
+    gpus=st.sampled_from([1, 2, 8]),
+    batch=st.integers(1, 512),
+    context=st.floats(0.0, 16384.0),
+)
+def test_step_coefficients_are_the_step(model, accelerator, gpus, batch, context):
+    """The affine coefficients an engine uses give the same step as :func:`serving.step`."""
+    a, arch, k = ACCELERATORS[accelerator], serving.ServingArch.from_catalogue(model), None
+    k = serving.constants(accelerator)
+    co = serving.StepCoefficients.of(arch, a, k, gpus)
+    s = serving.step(arch, a, k, gpus, batch, context)
+    sum_c = batch * context
+    assert co.t_fixed + co.t_seq * batch + co.t_ctx * sum_c == pytest.approx(float(s.time_s))
+    assert co.e_fixed + co.e_seq * batch + co.e_ctx * sum_c == pytest.approx(float(s.energy_j))

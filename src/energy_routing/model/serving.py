@@ -167,6 +167,48 @@ class Step:
     flop_fraction: np.ndarray
 
 
+@dataclass(frozen=True)
+class StepCoefficients:
+    """A step's time and energy as affine functions of the batch (docs/model.md §14).
+
+    For ``b`` running sequences holding ``sum_c`` cached tokens in all,
+
+        time   = t_fixed + t_seq b + t_ctx sum_c          [s]
+        energy = e_fixed + e_seq b + e_ctx sum_c          [J]
+
+    ``t_fixed`` is the overhead plus the weight streaming, ``t_seq`` a sequence's dense
+    FLOPs, ``t_ctx`` a cached token's read and attention FLOPs; likewise for energy. A
+    batched engine advances a replica with these six numbers.
+    """
+
+    t_fixed: float
+    t_seq: float
+    t_ctx: float
+    e_fixed: float
+    e_seq: float
+    e_ctx: float
+
+    @classmethod
+    def of(cls, arch: ServingArch, accel: Accelerator, k: ServingConstants, gpus: int):
+        """The coefficients of ``arch`` on ``gpus`` accelerators ``accel``."""
+        n = float(gpus)
+        bw = n * accel.memory_bandwidth * k.eta_mem  # achieved [bytes/s]
+        fl = n * accel.dense_bf16_flops * k.eta_flop  # achieved [FLOP/s]
+        p_mem = n * k.phi_mem * accel.board_power_w  # replica streaming [W]
+        p_flop = n * k.phi_flop * accel.board_power_w  # replica computing [W]
+        w = arch.bytes_per_param * arch.params / bw
+        seq = 2.0 * arch.params / fl
+        ctx_mem, ctx_flop = arch.kv_bytes_per_token / bw, arch.attention_flops_per_token / fl
+        return cls(
+            t_fixed=k.step_overhead_s + w,
+            t_seq=seq,
+            t_ctx=ctx_mem + ctx_flop,
+            e_fixed=n * k.idle_power_w * k.step_overhead_s + p_mem * w,
+            e_seq=p_flop * seq,
+            e_ctx=p_mem * ctx_mem + p_flop * ctx_flop,
+        )
+
+
 def step(
     arch: ServingArch,
     accel: Accelerator,
@@ -265,14 +307,14 @@ def fit_constants(df, accelerator: str = "H100-SXM5-80GB") -> ServingConstants:
     itl, ept = df.itl_ms.to_numpy() * 1e-3, df.energy_per_token_J.to_numpy()
 
     def residuals(x):
-        k = ServingConstants(idle_power_w=a.idle_power_w, **dict(zip(_FREE, x)))
+        k = ServingConstants(idle_power_w=a.idle_power_w, **dict(zip(_FREE, x, strict=True)))
         p = predict(df, k, accelerator)
         return np.concatenate([np.log(p["itl_s"] / itl), np.log(p["energy_per_token_J"] / ept)])
 
     x0 = [1e-3, 0.7, 0.3, 0.7, 0.9]
-    lo, hi = zip(*_BOUNDS)
+    lo, hi = zip(*_BOUNDS, strict=True)
     fit = least_squares(residuals, x0, bounds=(lo, hi), x_scale=[1e-3, 0.1, 0.1, 0.1, 0.1])
-    return ServingConstants(idle_power_w=a.idle_power_w, **dict(zip(_FREE, fit.x)))
+    return ServingConstants(idle_power_w=a.idle_power_w, **dict(zip(_FREE, fit.x, strict=True)))
 
 
 def validation_table(accelerator: str = "H100-SXM5-80GB"):
