@@ -337,6 +337,38 @@ def speed_block(bench: Path) -> str:
     return "\n".join(lines)
 
 
+def serving_law_block(results: Path) -> str:
+    """The serving law against the measured rows (docs/model.md §14)."""
+    law = json.loads((results / "summary.json").read_text())["calibration"]["serving_law"]
+    k = law["constants"]
+    lines = [
+        f"Fitted on the {law['accelerator']} ({law['source']}): step overhead "
+        f"{1e3 * k['step_overhead_s']:.3g} ms, {k['eta_mem']:.3g} of peak bandwidth, "
+        f"{k['eta_flop']:.3g} of peak FLOP/s, {k['phi_mem']:.3g} / {k['phi_flop']:.3g} of board "
+        f"power while streaming / computing, {k['idle_power_w']:.0f} W idle (assumed). "
+        f"In sample within a factor {law['in_sample_worst_factor']:.3g}; with each row's model "
+        f"left out of the fit, median error {100 * law['held_out_median_abs_error']:.3g}% and "
+        f"worst factor {law['held_out_worst_factor']:.3g}.",
+        "",
+        "| model | GPUs | batch | measured [J/token] | serving law | model held out | "
+        "batch-of-one law (§1) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    from energy_routing.model import serving
+    from energy_routing.model.catalogue import ACCELERATORS
+
+    accel = ACCELERATORS[law["accelerator"]]
+    for r in law["rows"]:
+        arch = serving.ServingArch.from_catalogue(r["model"])
+        context = r.get("context", 0.0)
+        paper = float(serving.paper_energy_per_token(arch, accel, r["gpus"], context))
+        lines.append(
+            f"| {r['model']} | {r['gpus']} | {r['batch']} | {r['energy_per_token_J']:.3g} | "
+            f"{r['modelled_J']:.3g} | {r['held_out_J']:.3g} | {paper:.3g} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=ROOT / "results")
@@ -354,6 +386,7 @@ def main() -> None:
     text = _replace(text, "detector", detector_block(args.bench))
     text = _replace(text, "fig2_agreement", fig2_agreement_block(args.bench))
     text = _replace(text, "decisions", decisions_block(args.results))
+    text = _replace(text, "serving_law", serving_law_block(args.results))
     readme.write_text(text)
 
 

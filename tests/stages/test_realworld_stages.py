@@ -69,6 +69,7 @@ def run(tmp_path_factory):
         json.loads(registry.stage_config(cfg, "calibration")),
         table_csv=d / "calibration.csv",
         sensitivity_csv=d / "sensitivity.csv",
+        serving_law_csv=d / "serving_law.csv",
         part_json=d / "calibration.json",
     )
     stages_day_night.day_night(
@@ -99,7 +100,7 @@ def test_carbon_part_has_intensity_source_and_year(run):
 
 def test_calibration_keeps_modelled_and_external_apart(run):
     table = pd.read_csv(run["dir"] / "calibration.csv")
-    assert len(table) == 9 * 5
+    assert len(table) == len(catalogue.MODELS) * len(catalogue.ACCELERATORS)
     assert (table["modelled_here_J_per_token"] > 0).all()
     assert (table["external_estimate_J_per_token"] > 0).all()
     ratio = table["modelled_here_J_per_token"] / table["external_estimate_J_per_token"]
@@ -110,6 +111,26 @@ def test_calibration_keeps_modelled_and_external_apart(run):
     assert nominal["mu_J_per_slot"].abs().max() < 1e-9  # nominal supply is critical
     part = json.loads((run["dir"] / "calibration.json").read_text())
     assert part["sensitivity_horizon_slots"] == run["cfg"]["montecarlo"]["t_max"]
+
+
+def test_calibration_carries_the_serving_law_against_its_measurements(run):
+    """The part's serving law: every measured row with its in-sample and held-out value,
+    the summary errors recomputed from them, and the report's subsection."""
+    law = json.loads((run["dir"] / "calibration.json").read_text())["serving_law"]
+    rows = pd.DataFrame(law["rows"])
+    assert len(rows) == 21 and law["accelerator"] == "H100-SXM5-80GB"
+    held = (rows.held_out_J / rows.energy_per_token_J).map(
+        lambda r: abs(r - 1) if r > 1 else 1 / r - 1
+    )
+    assert law["held_out_worst_factor"] == pytest.approx(1 + held.max())
+    assert law["held_out_worst_factor"] < 1.6 and law["held_out_median_abs_error"] < 0.25
+    table = pd.read_csv(run["dir"] / "serving_law.csv")
+    assert table.energy_per_token_J.tolist() == rows.energy_per_token_J.tolist()
+    from energy_routing.report import realworld as report_realworld
+
+    text = "\n".join(report_realworld.serving_law_lines(law))
+    assert "### Serving under continuous batching" in text and "leave one model out" in text
+    assert f"{law['held_out_worst_factor']:.3g}" in text
 
 
 def test_day_night_rows_and_storage(run):
@@ -166,6 +187,7 @@ def drawn(run) -> list[str]:
     inputs = {
         "calibration_csv": d / "calibration.csv",
         "sensitivity_csv": d / "sensitivity.csv",
+        "serving_law_csv": d / "serving_law.csv",
         "calibration_json": d / "calibration.json",
         "day_night_csv": d / "day_night.csv",
         "day_night_json": d / "day_night.json",
@@ -197,6 +219,7 @@ def test_report_section(run, drawn):
     assert "## Real-world inputs" in text
     for words in (
         "modelled here, batch 1 [J/token]",
+        "### Serving under continuous batching",
         "external estimate (EcoLogits) [J/token]",
         "g CO2e/kWh",
         "eGRID",

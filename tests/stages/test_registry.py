@@ -37,7 +37,18 @@ def test_declared_code_modules_are_the_real_imports(stage):
     assert registry.module_closure(module, nested=False) == loaded
     assert set(loaded) <= set(registry.module_closure(module))
     files = registry.code_modules(stage)
-    assert all(f.is_file() and f.suffix == ".py" for f in files)
+    assert all(f.is_file() for f in files)
+    data = {
+        registry.PACKAGE_DIR / f for m in registry.PACKAGE_DATA for f in registry.PACKAGE_DATA[m]
+    }
+    assert all(f.suffix == ".py" or f in data for f in files)
+
+
+def test_a_rule_depends_on_the_package_data_its_modules_read():
+    """The calibration rule reruns when the measured serving rows change."""
+    files = registry.code_modules("calibration")
+    assert registry.PACKAGE_DIR / "model/data/mlenergy_h100.csv" in files
+    assert not any(f.suffix == ".csv" for f in registry.code_modules("mc_shard"))
 
 
 def test_closure_follows_imports_transitively():

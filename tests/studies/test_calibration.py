@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from energy_routing.model import catalogue
+from energy_routing.model import catalogue, serving
 from energy_routing.model.hardware import Hardware, token_coefficients
 from energy_routing.studies import calibration
 
@@ -64,6 +64,12 @@ def test_modelled_here_is_the_section_1_token_energy(table):
             row.modelled_here_J_per_token / row.external_estimate_J_per_token
         )
         assert row.modelled_here_batch_J_per_token < row.modelled_here_J_per_token
+        # the batch column is the serving law (docs/model.md §14) at an empty cache
+        gpus = catalogue.devices_needed(row.model, row.accelerator)
+        law = serving.operating_point(
+            serving.ServingArch.from_catalogue(row.model), row.accelerator, gpus, row.batch_size, 0
+        )
+        assert row.modelled_here_batch_J_per_token == law["energy_per_token_J"]
 
 
 def test_columns_keep_modelled_and_external_apart(table):
@@ -98,6 +104,10 @@ def test_figures(table, default_cfg):
 
     fig = fr.fig_calibration(table)
     assert "[J/token]" in fig.axes[0].get_xlabel()
+    plt.close(fig)
+    fig = fr.fig_serving_law(serving.validation_table())
+    assert "[J/token]" in fig.axes[0].get_ylabel() and "[W]" in fig.axes[1].get_ylabel()
+    assert len(fig.axes[0].collections) == 4  # three models' measured points and the key
     plt.close(fig)
     s = calibration.sensitivity(default_cfg, 1e5, factors=(0.5, 1.0, 1.5))
     fig = fr.fig_sensitivity(s, 1e5)

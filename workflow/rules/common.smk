@@ -174,6 +174,7 @@ def realworld_tables():
     return [
         out("calibration")["table"],
         out("calibration")["sensitivity"],
+        out("calibration")["serving_law"],
         out("day_night")["table"],
     ]
 

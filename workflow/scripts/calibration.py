@@ -11,5 +11,6 @@ with common.logged(snakemake.log[0]):
         json.loads(snakemake.params.cfg),
         table_csv=snakemake.output.table,
         sensitivity_csv=snakemake.output.sensitivity,
+        serving_law_csv=snakemake.output.serving_law,
         part_json=snakemake.output.part,
     )

@@ -219,6 +219,59 @@ def fig_calibration(table: pd.DataFrame):
     return fig
 
 
+def fig_serving_law(rows: pd.DataFrame, accelerator: str = "H100-SXM5-80GB"):
+    """Energy per output token and replica power against the running batch: measured rows
+    (points), the serving law with the shipped constants (lines) and the batch-of-one law
+    of §1 (dashed), per model (docs/model.md §14)."""
+    from energy_routing.model import serving
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    models = list(dict.fromkeys(rows["model"]))
+    colors = dict(zip(models, sns.color_palette(n_colors=len(models)), strict=True))
+    k = serving.constants(accelerator)
+    from energy_routing.model.catalogue import ACCELERATORS
+
+    accel = ACCELERATORS[accelerator]
+    batch = np.geomspace(1, 512, 60)
+    for m in models:
+        g = rows[rows["model"] == m]
+        gpus, context = int(g["gpus"].iloc[0]), float(g["context"].iloc[0])
+        arch = serving.ServingArch.from_catalogue(m)
+        law = serving.step(arch, accel, k, gpus, batch, context)
+        label = f"{m}, {gpus} GPU{'s' if gpus > 1 else ''}"
+        c = colors[m]
+        axes[0].plot(batch, law.energy_per_token_j, color=c, label=f"{label}: serving law")
+        axes[0].scatter(g["batch"], g["energy_per_token_J"], color=c, s=28, zorder=5)
+        paper = float(serving.paper_energy_per_token(arch, accel, gpus, context))
+        axes[0].axhline(paper, color=c, ls="--", lw=1)
+        axes[1].plot(batch, law.power_w / gpus, color=c)
+        axes[1].scatter(g["batch"], g["power_W"] / gpus, color=c, s=28, zorder=5)
+    top = max(float(serving.paper_energy_per_token(serving.ServingArch.from_catalogue(m), accel,
+              int(rows.loc[rows.model == m, "gpus"].iloc[0]), 0.0)) for m in models)  # fmt: skip
+    axes[0].set_ylim(top=2.0 * top)
+    axes[0].scatter([], [], color="0.3", s=28, label="measured (ML.ENERGY)")
+    axes[0].plot([], [], color="0.3", ls="--", lw=1, label="batch-of-one law (§1)")
+    axes[0].set(
+        xscale="log",
+        yscale="log",
+        xlabel="Running sequences B [-]",
+        ylabel="Energy per output token [J/token]",
+    )
+    axes[0].legend(fontsize="x-small")
+    axes[1].axhline(accel.board_power_w, color="k", lw=1, ls=":")
+    axes[1].axhline(k.idle_power_w, color="0.5", lw=1, ls=":")
+    axes[1].set(
+        xscale="log",
+        ylim=(0, accel.board_power_w * 1.08),
+        xlabel="Running sequences B [-]",
+        ylabel=f"Power per accelerator [W] ({accelerator})",
+    )
+    axes[1].annotate("board power", (1.1, accel.board_power_w), va="bottom", fontsize="small")
+    axes[1].annotate("idle", (1.1, k.idle_power_w), va="bottom", fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
 def fig_sensitivity(table: pd.DataFrame, horizon: float):
     """E[D_T] at the horizon and C_LB against the factor on the energy constants, with the
     supply sized for the nominal hardware (docs/model.md §13)."""

@@ -43,6 +43,11 @@ from energy_routing.model.catalogue import ACCELERATORS, MODELS, Accelerator, _l
 
 #: The measured serving rows shipped with the package (docs/model.md §14).
 MEASUREMENTS = "mlenergy_h100.csv"
+#: Where they come from.
+SOURCE = (
+    "ML.ENERGY leaderboard v3 data (ml-energy/leaderboard, public/data/models/*.json, task "
+    "lm-arena-chat): vLLM on H100 SXM, GPU energy only"
+)
 
 
 @dataclass(frozen=True)
@@ -340,8 +345,8 @@ def validation_table(accelerator: str = "H100-SXM5-80GB"):
 
 
 def describe(k: ServingConstants) -> dict:
-    """The constants as a plain dict (for JSON)."""
-    return asdict(k)
+    """The constants as a plain dict of floats (for JSON)."""
+    return {key: float(v) for key, v in asdict(k).items()}
 
 
 def with_idle(k: ServingConstants, idle_power_w: float) -> ServingConstants:

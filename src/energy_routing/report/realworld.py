@@ -58,6 +58,8 @@ def section(s: dict) -> list[str]:
         out += [_table(acc, 3), ""]
         out += [f"Per model on the {c['reference_accelerator']}:", ""]
         out += [_table(pd.DataFrame(c["rows"]), 3), ""]
+        if "serving_law" in c:
+            out += serving_law_lines(c["serving_law"])
         sens = pd.DataFrame(c["sensitivity"])
         sens = sens[sens["moved"] == "both"].copy()
         sens["changed_tasks"] = sens["changed_tasks"].replace("", "–")
@@ -187,3 +189,35 @@ def section(s: dict) -> list[str]:
                 "",
             ]
     return out
+
+
+def serving_law_lines(law: dict) -> list[str]:
+    """Markdown of the serving law against the measured rows (docs/model.md §14)."""
+    from energy_routing.report.tables import _table
+
+    k = law["constants"]
+    rows = pd.DataFrame(law["rows"]).assign(
+        ratio=lambda d: d.modelled_J / d.energy_per_token_J,
+        held_out_ratio=lambda d: d.held_out_J / d.energy_per_token_J,
+    )
+    return [
+        "### Serving under continuous batching",
+        "",
+        "The batch-of-one law above streams every weight for every token of one answer. "
+        "Served models decode many sequences per step; the serving law of docs/model.md §14 "
+        "gives a replica's step time (a roofline with a fixed overhead) and power (idle to "
+        f"board limit) for B running sequences. Its constants on the {law['accelerator']}, "
+        f"fitted to the measured rows ({law['source']}): step overhead "
+        f"{1e3 * k['step_overhead_s']:.3g} ms, {k['eta_mem']:.3g} of peak bandwidth, "
+        f"{k['eta_flop']:.3g} of peak FLOP/s, {k['phi_mem']:.3g} and {k['phi_flop']:.3g} of "
+        f"board power while streaming and computing, {k['idle_power_w']:.0f} W idle "
+        "(assumed; no data sheet states it).",
+        "",
+        f"Against the measured energy per token: in sample within a factor "
+        f"{law['in_sample_worst_factor']:.3g}; refitted without the row's model (leave one "
+        f"model out), median error {100 * law['held_out_median_abs_error']:.3g}% and worst "
+        f"factor {law['held_out_worst_factor']:.3g}. Energies in J per output token:",
+        "",
+        _table(rows, 3),
+        "",
+    ]

@@ -108,6 +108,13 @@ _REALWORLD_HEADERS = {
     "tmy_sem_kWh_per_day": "standard error [kWh/day]",
     "excess_kWh_per_day": "site minus i.i.d. (paired) [kWh/day]",
     "excess_sem_kWh_per_day": "standard error [kWh/day]",
+    "gpus": "GPUs",
+    "context": "mean context [tokens]",
+    "energy_per_token_J": "measured [J/token]",
+    "modelled_J": "serving law [J/token]",
+    "held_out_J": "model held out of the fit [J/token]",
+    "ratio": "serving law / measured",
+    "held_out_ratio": "held out / measured",
 }
 HEADERS.update({k: v for k, v in _REALWORLD_HEADERS.items() if k not in HEADERS})
 

@@ -1,12 +1,16 @@
 """Stage ``calibration``: the energy per output token modelled here beside EcoLogits'
-external estimate for every catalogue model and accelerator, and the sensitivity of C_LB
+external estimate for every catalogue model and accelerator, the sensitivity of C_LB
 and E[D_T] to the hardware energy constants (:mod:`energy_routing.studies.calibration`,
-docs/model.md §13).
+docs/model.md §13), and the serving law against the measured serving rows
+(:func:`energy_routing.model.serving.validation_table`, docs/model.md §14).
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from energy_routing.io.atomic import atomic_output, write_json
+from energy_routing.model import serving
 from energy_routing.stages.common import records
 from energy_routing.studies import calibration as cal
 
@@ -14,7 +18,7 @@ from energy_routing.studies import calibration as cal
 REFERENCE_ACCELERATOR = "H100-SXM5-80GB"
 
 
-def calibration(cfg: dict, *, table_csv, sensitivity_csv, part_json) -> None:
+def calibration(cfg: dict, *, table_csv, sensitivity_csv, serving_law_csv, part_json) -> None:
     """Calibration table against EcoLogits and the sensitivity of the deficit to the energy
     constants (docs/model.md §13).
 
@@ -23,6 +27,9 @@ def calibration(cfg: dict, *, table_csv, sensitivity_csv, part_json) -> None:
     """
 
     table = cal.calibration_table()
+    law = serving.validation_table(REFERENCE_ACCELERATOR)
+    with atomic_output(serving_law_csv) as tmp:
+        law.to_csv(tmp, index=False)
     horizon = float(cfg["montecarlo"]["t_max"])
     sens = cal.sensitivity(cfg, horizon, factors=tuple(cfg["realworld"]["sensitivity_factors"]))
     with atomic_output(table_csv) as tmp:
@@ -59,6 +66,7 @@ def calibration(cfg: dict, *, table_csv, sensitivity_csv, part_json) -> None:
             "rows": records(ref[cols]),
             "sensitivity_horizon_slots": horizon,
             "sensitivity": records(sens[sens_cols]),
+            "serving_law": serving_law_part(law),
         },
         part_json,
     )
@@ -75,3 +83,20 @@ def _external_source(rows) -> str:
         else "the catalogue's stated counts"
     )
     return f"{first}; parameter counts from {where}"
+
+
+def serving_law_part(law) -> dict:
+    """The serving law's constants and its agreement with the measured rows: per row the
+    measured and modelled energy per token, in sample and with the row's model held out,
+    and the held-out error's median and worst factor (docs/model.md §14)."""
+    held = np.abs(np.log(law["held_out_ratio"].to_numpy()))
+    cols = ["model", "gpus", "batch", "context", "energy_per_token_J", "modelled_J", "held_out_J"]
+    return {
+        "accelerator": REFERENCE_ACCELERATOR,
+        "constants": serving.describe(serving.constants(REFERENCE_ACCELERATOR)),
+        "source": serving.SOURCE,
+        "held_out_median_abs_error": float(np.median(np.expm1(held))),
+        "held_out_worst_factor": float(np.exp(held.max())),
+        "in_sample_worst_factor": float(np.exp(np.abs(np.log(law["ratio"].to_numpy())).max())),
+        "rows": records(law[cols]),
+    }

@@ -104,6 +104,13 @@ def figure_calibration(modes, *, calibration_csv):
     return realworld.fig_calibration(pd.read_csv(calibration_csv))
 
 
+def figure_serving_law(modes, *, serving_law_csv):
+    """Energy per token and power against the batch, law and measurements (docs/model.md §14)."""
+    from energy_routing.figures import realworld
+
+    return realworld.fig_serving_law(pd.read_csv(serving_law_csv))
+
+
 def figure_sensitivity(modes, *, sensitivity_csv, calibration_json):
     """C_LB and E[D_T] against the factor on the energy constants (docs/model.md §13)."""
     import json

@@ -229,6 +229,7 @@ STAGES: dict[str, Stage] = {
         {
             "table": "results/tables/calibration.csv",
             "sensitivity": "results/tables/sensitivity.csv",
+            "serving_law": "results/tables/serving_law.csv",
             "part": "results/parts/calibration.json",
         },
     ),
@@ -382,6 +383,16 @@ FIGURES: tuple[Figure, ...] = (
         readme=False,
     ),
     Figure(
+        "fig_serving_law",
+        "fig_serving_law",
+        "figure_serving_law",
+        "Serving under continuous batching: energy per token and power against the batch",
+        "5. Real-world inputs",
+        activate="realworld",
+        inputs={"serving_law_csv": "results/tables/serving_law.csv"},
+        readme=True,
+    ),
+    Figure(
         "fig_sensitivity",
         "fig_sensitivity",
         "figure_sensitivity",
@@ -533,9 +544,19 @@ def module_closure(module: str, nested: bool = True) -> list[str]:
     return sorted(seen)
 
 
+#: Data files inside the package that a module reads: a rule whose import closure holds the
+#: module depends on them as it does on code.
+PACKAGE_DATA: dict[str, tuple[str, ...]] = {
+    "energy_routing.model.serving": ("model/data/mlenergy_h100.csv",),
+}
+
+
 def code_modules(stage: str) -> list[Path]:
-    """Source files a stage's rule depends on: its module's import closure."""
-    return [_module_file(m) for m in module_closure(STAGES[stage].module)]
+    """Source files a stage's rule depends on: its module's import closure, and the
+    package data those modules read (:data:`PACKAGE_DATA`)."""
+    closure = module_closure(STAGES[stage].module)
+    data = [PACKAGE_DIR / f for m in closure for f in PACKAGE_DATA.get(m, ())]
+    return [_module_file(m) for m in closure] + data
 
 
 def caption_file(fig: Figure) -> str:

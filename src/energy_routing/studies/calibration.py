@@ -4,8 +4,9 @@ of the deficit to the hardware energy constants (docs/model.md §1, §7, §13).
 *Modelled here*: the energy of one decoded token of docs/model.md §1 with the constants of
 :mod:`energy_routing.model.catalogue`, ``a_m = N (e_mem + 2 e_flop)`` (empty cache, batch 1: each
 token streams every weight once), and, for a like-for-like comparison with EcoLogits, the
-same formula with the weight reads shared by a batch of ``B`` sequences,
-``N (e_mem / B + 2 e_flop)``.
+serving law of docs/model.md §14 (:mod:`energy_routing.model.serving`, fitted to measured
+serving energy) for a batch of ``B`` sequences at an empty cache, on as many devices as the
+model needs (:func:`~energy_routing.model.catalogue.devices_needed`).
 
 *External estimate*: EcoLogits (PyPI ``ecologits``; MPL-2.0), run offline: its own
 ``ecologits.impacts.llm.compute_llm_impacts_dag`` (a regression of GPU energy per output
@@ -30,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from energy_routing.model import catalogue
+from energy_routing.model import catalogue, serving
 from energy_routing.units import J_PER_KWH
 
 #: Catalogue model -> (provider, name) in EcoLogits' shipped model list.
@@ -122,7 +123,8 @@ def calibration_table(
     -------
     pandas.DataFrame
         One row per model and accelerator: ``modelled_here_J_per_token`` (batch 1, empty
-        cache), ``modelled_here_batch_J_per_token``; ``external_estimate_J_per_token``
+        cache), ``modelled_here_batch_J_per_token`` (serving law, batch ``B``, empty
+        cache); ``external_estimate_J_per_token``
         (EcoLogits, GPUs and server share), ``external_gpu_only_J_per_token``;
         ``ratio_modelled_to_external`` and ``ratio_batch_to_external_gpu``;
         ``external_params`` and ``source``.
@@ -136,10 +138,12 @@ def calibration_table(
         ext = ecologits_energy_per_token(params)
         batch = ext["batch_size"] if batch_size is None else int(batch_size)
         n = catalogue.MODELS[name].stated_params
+        arch = serving.ServingArch.from_catalogue(name)
         for acc in accelerators:
             hw = catalogue.hardware_section(acc, power_fraction)
             ours = n * (hw["e_mem"] + 2 * hw["e_flop"])
-            ours_batch = n * (hw["e_mem"] / batch + 2 * hw["e_flop"])
+            gpus = catalogue.devices_needed(name, acc)
+            ours_batch = serving.operating_point(arch, acc, gpus, batch, 0.0)["energy_per_token_J"]
             rows.append(
                 {
                     "model": name,
