@@ -265,3 +265,20 @@ def test_a_policy_added_by_the_recipe_reaches_config_study_and_report(
     )
     md = (tmp_path / "report.md").read_text()
     assert "costliest-model routing" in md
+
+
+def test_answers_without_the_studies(run):
+    """Without the studies the report still opens with its answers section, which says so,
+    then the contents; no answer line is made up."""
+    import pandas as pd
+
+    from energy_routing.report import answers, build
+
+    s = json.loads(run["part"].read_text())
+    assert answers.answers(s) == []
+    md = build.build_markdown(
+        s, pd.read_csv(run["models"]), pd.read_csv(run["tasks"]), [], run["dir"]
+    )
+    opening = md.split("## Scenario")[0]
+    assert "## Answers" in opening and "did not run" in opening and "## Contents" in opening
+    assert "- **" not in opening
