@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import matplotlib.image
 import numpy as np
 import pytest
+from report_structure import check_opening
 from snakerun import ROOT
 from stagerun import characterize_into
 
@@ -86,6 +87,14 @@ def test_policy_dataset_and_part(run):
     assert ds.attrs["scenario"] == "fig4" and ds.sizes["trial"] == 4
     rows = json.loads(run["policies_part"].read_text())
     assert all(POLICY_KEYS <= set(r) for r in rows)
+    # The transient and rate add up to the difference at T; stochastic reasoning length
+    # (on by default) fails at most about delta of the tasks, and it is recorded.
+    for r in rows:
+        line = r["transient_diff_J"] + r["rate_diff_J_per_slot"] * r["horizon_slots"]
+        assert line == pytest.approx(r["diff_vs_myopic_J"], rel=1e-9, abs=1e-6)
+        assert r["missed_deadline_guaranteed"] is True
+    delta = run["cfg"]["ds3"]["tolerance"]
+    assert all(0 < r["failed_task_fraction"] <= 1.5 * delta for r in rows)
     # Three deferral waits, three V, three kappa and the two myopic errors of the config.
     assert sorted({r["policy"] for r in rows}) == [
         "drift_plus_penalty",
@@ -165,6 +174,14 @@ def test_report_sections(run, drawn, tmp_path):
         assert f"### {fig.title}" in md, fig.title
     assert "paired difference vs myopic [J]" in md and "Auxiliary energy per slot [J/slot]" in md
     assert "policy_records" not in md and "| diff_vs_myopic_J |" not in md
+    # The gain is told as a one-off transient and a rate, never as a share of U_T.
+    assert "one-off transient vs myopic [J]" in md and "rate vs myopic [J/slot]" in md
+    assert "of myopic's auxiliary energy" not in md
+    assert "0 (guaranteed)" in md and "failed tasks [-]" in md
+    html = (run["dir"] / "report.html").read_text()
+    check_opening(md, html, {"Dispatch rule", "Storage"})
+    answers = md.split("## Contents")[0]
+    assert "slots" in answers and ("one-off" in answers or "Keep myopic" in answers)
 
 
 def test_size_command_on_the_storage_grid(run, capsys):
@@ -248,3 +265,20 @@ def test_a_policy_added_by_the_recipe_reaches_config_study_and_report(
     )
     md = (tmp_path / "report.md").read_text()
     assert "costliest-model routing" in md
+
+
+def test_answers_without_the_studies(run):
+    """Without the studies the report still opens with its answers section, which says so,
+    then the contents; no answer line is made up."""
+    import pandas as pd
+
+    from energy_routing.report import answers, build
+
+    s = json.loads(run["part"].read_text())
+    assert answers.answers(s) == []
+    md = build.build_markdown(
+        s, pd.read_csv(run["models"]), pd.read_csv(run["tasks"]), [], run["dir"]
+    )
+    opening = md.split("## Scenario")[0]
+    assert "## Answers" in opening and "did not run" in opening and "## Contents" in opening
+    assert "- **" not in opening

@@ -11,6 +11,7 @@ import re
 import matplotlib.image
 import pandas as pd
 import pytest
+from report_structure import check_opening
 from snakerun import ROOT
 from stagerun import characterize_into
 
@@ -233,6 +234,7 @@ def test_report_section(run, drawn):
         if h.startswith("| ") and re.search(r"\| [a-z]+_[A-Za-z_]+ \|", h)
     ]
     assert not raw, raw
+    check_opening(text, build.to_html(text, d), {"What the site needs", "Carbon"})
     assert (
         build.build_markdown(
             json.loads(run["part"].read_text()),

@@ -65,6 +65,44 @@ def test_report_of_tiny_run_shows_every_figure(browser, tiny_run):
     assert {alt.split(" (")[0] for alt, _, _ in images} == {f.title for f in registry.FIGURES}
 
 
+#: In the page: the answers section's place, its items' links, every in-page link's target.
+OPENING = """() => {
+  const top = (el) => el.getBoundingClientRect().top + window.scrollY;
+  const h2 = Array.from(document.querySelectorAll('h2'));
+  const answers = document.getElementById('answers');
+  const items = answers ? answers.nextElementSibling.querySelectorAll(':scope > li') : [];
+  return {
+    first: h2.slice(0, 2).map((h) => h.id),
+    answersTop: answers ? top(answers) : null,
+    screen: window.innerHeight,
+    ordered: h2.every((h, i) => i === 0 || top(h2[i - 1]) < top(h)),
+    items: Array.from(items).map((li) => li.querySelectorAll('a[href^="#"]').length),
+    broken: Array.from(document.querySelectorAll('a[href^="#"]'))
+      .map((a) => a.getAttribute('href').slice(1))
+      .filter((id) => !document.getElementById(decodeURIComponent(id))),
+    contents: document.getElementById('contents').nextElementSibling
+      .querySelectorAll('a[href^="#"]').length,
+    sections: document.querySelectorAll('h2, h3').length,
+  };
+}"""
+
+
+def test_report_opens_with_its_answers(browser, tiny_run):
+    """A first-time reader sees the answers on the first screen, above the contents; every
+    answer links to its section and every in-page link lands on a heading."""
+    page = browser.new_page()
+    page.goto((tiny_run / "results" / "report.html").as_uri(), wait_until="load")
+    got = page.evaluate(OPENING)
+    page.close()
+    assert got["first"] == ["answers", "contents"]
+    assert got["answersTop"] < got["screen"]
+    assert got["ordered"]
+    assert len(got["items"]) >= 4 and all(n == 1 for n in got["items"]), got["items"]
+    assert got["broken"] == []
+    # the contents list every h2/h3 but the two opening ones
+    assert got["contents"] == got["sections"] - 2
+
+
 def test_report_of_single_model_run(browser, single_run):
     """No sweep and no studies: their figures are absent, the others load."""
     _, images, errors = open_report(browser, single_run / "results" / "report.html")

@@ -136,6 +136,13 @@ class SimulationResult:
         [task slot]. On the fast path every task arriving by T starts on arrival.
     failed_tasks : ndarray of int64, shape (trial,) or None
         With an energy law (docs/model.md §12.5): tasks that ran out of budget.
+    queued_energy_J : ndarray, shape (mode, trial, checkpoint) or None
+        Energy the tasks still queued at a checkpoint will be charged [J] (0 on the fast
+        path, where every task starts on arrival).
+    settled_aux_J : ndarray, shape (mode, trial, checkpoint) or None
+        U_t with the queued tasks billed at the checkpoint (docs/model.md §12.6):
+        :meth:`~energy_routing.engine.storage.Storage.settle` of ``aux_injected_J``,
+        ``stored_J`` and ``queued_energy_J``; equal to ``aux_injected_J`` when nothing waits.
     """
 
     consumption: tuple[str, ...]
@@ -163,6 +170,8 @@ class SimulationResult:
     missed: np.ndarray | None = None
     backlog_slots: np.ndarray | None = None
     failed_tasks: np.ndarray | None = None
+    queued_energy_J: np.ndarray | None = None
+    settled_aux_J: np.ndarray | None = None
 
 
 def _check_checkpoints(checkpoints: Iterable[int]) -> np.ndarray:
@@ -449,6 +458,7 @@ def simulate(
     shape3 = (n_modes, n_trials, n_cp)
     deficit, battery, injected = np.zeros(shape3), np.zeros(shape3), np.zeros(shape3)
     spilled, stored, backlog = np.zeros(shape3), np.zeros(shape3), np.zeros(shape3)
+    owed = np.zeros(shape3)
     states = np.zeros((n_trials, n_modes, len(STATE_FIELDS)))
     fast_states = np.zeros((n_trials, n_modes, _STATE_SIZE))
     task_counts = np.zeros((n_trials, workload.n_types, workload.n_models), dtype=np.int64)
@@ -465,6 +475,7 @@ def simulate(
                     spilled[k, pos],
                     stored[k, pos],
                     backlog[k, pos],
+                    owed[k, pos],
                 )
                 for k in range(n_modes)
             ]
@@ -560,5 +571,7 @@ def simulate(
         stored_J=stored,
         backlog=backlog,
         failed_tasks=failed if energy_law is not None else None,
+        queued_energy_J=owed,
+        settled_aux_J=storage.settle(injected, stored, owed) if per_slot else injected,
         **per_trial,
     )

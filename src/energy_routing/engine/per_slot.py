@@ -194,6 +194,7 @@ def slot_chunk(
     spilled_rec,
     stored_rec,
     backlog_rec,
+    owed_rec,
     shift,
 ):  # pragma: no cover - numba
     """Advance one trial and consumption mode through one chunk, slot by slot.
@@ -240,6 +241,9 @@ def slot_chunk(
         As for ``energy_routing.engine.fast_path.walk_chunk``; ``injected`` records U_t.
     spilled_rec, stored_rec, backlog_rec : ndarray of float64, shape (n_checkpoints,)
         Cumulative spilled harvest [J], stored energy [J] and queued tasks at checkpoints.
+    owed_rec : ndarray of float64, shape (n_checkpoints,)
+        Energy the tasks still queued at a checkpoint will be charged [J] (the sum of
+        their lumped energies; docs/model.md §12.6, billing at the horizon).
 
     Returns
     -------
@@ -375,6 +379,10 @@ def slot_chunk(
             spilled_rec[p] = spill
             stored_rec[p] = s
             backlog_rec[p] = q_len
+            owed = 0.0
+            for qi in range(q_len):
+                owed += q_e[qi]
+            owed_rec[p] = owed
             p += 1
             target = checkpoints[p] - t0 - 1 if p < n_cp else -1
     if distributed and n_carry > 0:

@@ -28,6 +28,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from energy_routing.theory.moments import route_probabilities
+
 __all__ = [
     "KIND_DEFERRAL",
     "KIND_DPP",
@@ -186,6 +188,24 @@ class Policy:
     def kernel_params(self) -> tuple[float, float]:
         """(reserve [J], V [tasks/J]) as the per-slot kernel reads them."""
         return 0.0, 0.0
+
+    def guarantees_deadlines(self, workload) -> bool:
+        """Whether no task can miss its deadline by construction (docs/model.md §12.6).
+
+        True when every model a task can be served by (its route, and with a routing
+        error the other feasible models) is feasible at arrival and the policy never lets
+        it wait past its last feasible start: ``wait_limit <= last_start`` on every
+        reachable (type, model). A policy that breaks this (e.g. one that batches, or
+        routes to an infeasible model) returns False, and the study's missed-deadline
+        fraction is then a measurement rather than a guarantee.
+        """
+        reachable = route_probabilities(workload, self) > 0
+        if getattr(workload, "slack_s", None) is not None:
+            last = last_start_slots(workload.slack_s, workload.dt_s)
+        else:
+            last = np.where(workload.feasible, 0, -1)
+        limit = self.wait_limit(workload)
+        return bool(np.all(((last >= 0) & (limit <= last))[reachable]))
 
 
 #: Every policy the config can name, by config key, in the order the policy study runs

@@ -24,6 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
+
 __all__ = ["Storage"]
 
 
@@ -93,6 +95,21 @@ class Storage:
     def keep_per_slot(self) -> float:
         """1 - self_discharge_per_slot: fraction of the stored energy kept per slot [1]."""
         return 1.0 - self.self_discharge_per_slot
+
+    def settle(self, aux_J, stored_J, owed_J):
+        """Auxiliary energy with the energy still owed by queued tasks billed (docs/model.md
+        §12.6): the owed energy [J] is drawn from the stored energy first (delivering
+        ``eta_discharge`` per unit stored) and the rest is auxiliary energy,
+        ``aux + max(0, owed - eta_discharge * stored)`` [J], element-wise.
+
+        >>> float(Storage().settle(10.0, 3.0, 5.0)), float(Storage().settle(10.0, 3.0, 0.0))
+        (12.0, 10.0)
+        >>> float(Storage(eta_discharge=0.5).settle(0.0, 4.0, 5.0))
+        3.0
+        """
+        aux = np.asarray(aux_J, dtype=float)
+        short = np.asarray(owed_J, dtype=float) - self.eta_discharge * np.asarray(stored_J)
+        return aux + np.maximum(short, 0.0)
 
     #: The config key of a store's section (``policies.storage``; the storage grids set
     #: the same fields), and each field's unit and words, for schema, studies and report.

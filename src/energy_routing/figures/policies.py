@@ -39,13 +39,19 @@ def fig_deferral(ds: xr.Dataset):
     """Slack-aware deferral against myopic: auxiliary energy saved and the wait it costs.
 
     Left: paired difference of U_T (deferral - myopic) [J] against the maximum wait [s],
-    ±1.96 paired standard errors. Right: mean wait per task [s] and time-averaged queue.
+    ±1.96 paired standard errors. Middle: mean wait per task [s] and time-averaged queue.
+    Right (when the dataset has it): the paired difference against the horizon t [slots]
+    for the longest wait, mean ±1.96 s.e. over trials, with the fitted transient + rate x t
+    on the fit window (docs/model.md §12.6): most of the difference is made early.
     """
     a, values, idx = _cases(ds, "slack_deferral")
     diff = ds.diff_vs_myopic_J.values[a][idx]
     wait = ds.wait_slots_mean.values[a][idx] * float(ds.attrs["dt_s"])
     backlog = ds.backlog_mean_tasks.values[a][idx]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    by_horizon = "diff_vs_myopic_t_J" in ds
+    fig, axes = plt.subplots(1, 3 if by_horizon else 2, figsize=(16 if by_horizon else 11, 4.2))
+    if by_horizon:
+        _by_horizon(axes[2], ds, a, int(idx[-1]), values[-1])
     mean = diff.mean(axis=1)
     err = np.array([Z95 * _sem(d) for d in diff])
     axes[0].errorbar(values, mean, yerr=err, marker="o", capsize=3)
@@ -70,6 +76,29 @@ def fig_deferral(ds: xr.Dataset):
     axes[1].set_title("what the deferral costs in latency")
     fig.tight_layout()
     return fig
+
+
+def _by_horizon(ax, ds: xr.Dataset, a: int, j: int, value: float) -> None:
+    """The paired difference of case (a, j) against the horizon, and its fitted line."""
+    t = np.asarray(ds["time"].values)
+    if not np.issubdtype(t.dtype, np.number):  # decoded as a duration
+        t = t.astype("timedelta64[ns]").astype(np.int64) / 1e9 / float(ds.attrs["dt_s"])
+    d = ds.diff_vs_myopic_t_J.values[a, j]
+    mean = d.mean(axis=0)
+    err = Z95 * np.array([_sem(d[:, k]) for k in range(t.size)])
+    ax.plot(t, mean, color="C0", label="mean paired difference")
+    ax.fill_between(t, mean - err, mean + err, color="C0", alpha=0.25, lw=0)
+    tr = ds.transient_diff_J.values[a, j].mean()
+    rate = ds.rate_diff_J_per_slot.values[a, j].mean()
+    start = float(ds.attrs["fit_window_start_slots"])
+    window = t[t >= start]
+    ax.plot(window, tr + rate * window, color="C3", ls="--", label="transient + rate × t (fit)")
+    ax.axhline(0.0, color="0.4", lw=0.8, ls="--")
+    ax.set_xscale("log")
+    ax.set_xlabel("horizon t [slots]")
+    ax.set_ylabel("U_t(deferral) - U_t(myopic) [J]")
+    ax.set_title(f"by horizon, maximum wait {value:g} s")
+    ax.legend(fontsize="small")
 
 
 def fig_dpp_frontier(ds: xr.Dataset):

@@ -5,7 +5,11 @@ trials of one scenario and returns a dataset with ``policy`` and ``parameter`` d
 every case's auxiliary energy U_T [J] is paired trial by trial with the myopic policy's
 (routing error 0, same store), so differences and their standard errors come from common
 random numbers. With the unbounded lossless store U_T is the deficit D_T of the free battery
-(Thm. 1); with a finite store it is the energy the grid supplies. :func:`policy_study` runs
+(Thm. 1); with a finite store it is the energy the grid supplies. Tasks still queued at a
+checkpoint are billed there (:meth:`~energy_routing.engine.storage.Storage.settle`), so a
+deferring policy does not get them for free, and every paired difference is split into a
+one-off transient and a rate (:func:`~energy_routing.studies.paired.transient_and_rate`).
+:func:`policy_study` runs
 the cases of the ``policies`` config section, and :func:`policy_records` turns the result
 into the ``policies`` entries of ``summary.json`` (:data:`POLICY_RECORD_KEYS`).
 """
@@ -27,7 +31,12 @@ from energy_routing.io.netcdf import time_attrs
 from energy_routing.model import reasoning
 from energy_routing.model.reasoning import stochastic_drift_volatility
 from energy_routing.model.workload import Workload
-from energy_routing.studies.paired import _sem
+from energy_routing.studies.paired import (
+    FIT_START_FRACTION,
+    _sem,
+    fit_window_start,
+    transient_and_rate,
+)
 from energy_routing.studies.sections import (
     _mc,
     _scenario,
@@ -84,10 +93,18 @@ def compare_policies(
     xarray.Dataset
         Dimensions ``policy``, ``parameter`` (position in the policy's sweep; the value is
         the variable ``parameter_value(policy, parameter)``, NaN-padded), ``trial`` and
-        ``time`` (checkpoints, slots). Per trial: ``aux_J`` (U_T), ``deficit_J`` (D_T of
-        the free battery), ``spilled_J``, ``diff_vs_myopic_J``, ``wait_slots_mean``,
-        ``missed_fraction``, ``backlog_mean_tasks``; over time: ``aux_mean_J`` (mean U_t
-        over trials); per case: ``mu_J_per_slot``, ``sigma_J`` and, with moments,
+        ``time`` (checkpoints, slots). Per trial: ``aux_J`` (U_T with the tasks still
+        queued at T billed), ``deficit_J`` (D_T of the free battery), ``spilled_J``,
+        ``queued_energy_J`` (the energy billed for the tasks queued at T),
+        ``diff_vs_myopic_J``, ``transient_diff_J`` and ``rate_diff_J_per_slot`` (the
+        paired difference as transient + rate t, fitted on the later part of the horizon),
+        ``wait_slots_mean``, ``missed_fraction``, ``failed_fraction`` (tasks whose
+        stochastic reasoning length ran out of budget, over the tasks that arrived; 0 with
+        oracle energies), ``backlog_mean_tasks``; per trial and time:
+        ``diff_vs_myopic_t_J``; over time: ``aux_mean_J`` (mean billed U_t over trials);
+        per case: ``deadline_guaranteed`` (1 where the policy cannot miss a deadline by
+        construction, :meth:`~energy_routing.engine.policies.Policy.guarantees_deadlines`),
+        ``mu_J_per_slot``, ``sigma_J`` and, with moments,
         ``mu_stochastic_J_per_slot``, ``sigma_stochastic_J`` and ``closed_form_D_T_J``:
         E[D_T] of docs/model.md §7 at the horizon with sigma_stochastic and the drift
         offset mu_stochastic - mu_stochastic(myopic), i.e. at the critical point of the
@@ -127,21 +144,29 @@ def compare_policies(
     shape = (len(names), width, n_trials)
     nan3 = lambda: np.full(shape, np.nan)  # noqa: E731
     aux, deficit, spilled, wait, missed, backlog = (nan3() for _ in range(6))
+    queued, failed = nan3(), nan3()
     aux_t = np.full((len(names), width, cps.size), np.nan)
+    diff_t = np.full((len(names), width, n_trials, cps.size), np.nan)
+    guaranteed = np.zeros((len(names), width), dtype=np.int8)
     pvalue = np.full((len(names), width), np.nan)
     mu, sigma, mu_s, sigma_s, closed = (np.full((len(names), width), np.nan) for _ in range(5))
     for a, n in enumerate(names):
         for j, p in enumerate(by_name[n]):
             r = results[n, j]
             pvalue[a, j] = p.parameter
-            aux[a, j] = r.aux_injected_J[0, :, -1]
+            aux[a, j] = r.settled_aux_J[0, :, -1]
+            diff_t[a, j] = r.settled_aux_J[0] - ref.settled_aux_J[0]
+            queued[a, j] = r.queued_energy_J[0, :, -1]
+            arrived = np.maximum(r.task_counts.sum(axis=(1, 2)), 1)
+            failed[a, j] = 0.0 if r.failed_tasks is None else r.failed_tasks / arrived
+            guaranteed[a, j] = p.guarantees_deadlines(workload)
             deficit[a, j] = r.deficit_J[0, :, -1]
             spilled[a, j] = r.spilled_J[0, :, -1]
             disp = np.maximum(r.dispatched[0], 1.0)
             wait[a, j] = r.wait_slots[0] / disp
             missed[a, j] = r.missed[0] / disp
             backlog[a, j] = r.backlog_slots[0] / horizon
-            aux_t[a, j] = r.aux_injected_J[0].mean(axis=0)
+            aux_t[a, j] = r.settled_aux_J[0].mean(axis=0)
             probs = route_probabilities(workload, p)
             mu[a, j], sigma[a, j] = stochastic_drift_volatility(
                 workload, probs, workload.energy_J, np.zeros_like(workload.energy_J)
@@ -156,7 +181,8 @@ def compare_policies(
         offset = mu_s - mu_s[0, 0]
         ok = ~np.isnan(offset)
         closed[ok] = diffusion.expected_deficit(offset[ok], sigma_s[ok], horizon)
-    diff = aux - ref.aux_injected_J[0, :, -1]
+    diff = diff_t[..., -1]
+    transient, rate = transient_and_rate(diff_t, cps)
     dims3 = ("policy", "parameter", "trial")
     dims2 = ("policy", "parameter")
 
@@ -165,11 +191,34 @@ def compare_policies(
 
     ds = xr.Dataset(
         {
-            "aux_J": var(dims3, aux, "J", "auxiliary energy U_T up to the horizon"),
+            "aux_J": var(
+                dims3, aux, "J", "auxiliary energy U_T up to the horizon, queued tasks billed"
+            ),
+            "queued_energy_J": var(
+                dims3, queued, "J", "energy owed by the tasks still queued at the horizon"
+            ),
             "deficit_J": var(dims3, deficit, "J", "deficit D_T of the free battery"),
             "spilled_J": var(dims3, spilled, "J", "harvest spilled by a full store up to T"),
             "diff_vs_myopic_J": var(
                 dims3, diff, "J", "U_T minus the myopic policy's U_T on the same trial"
+            ),
+            "diff_vs_myopic_t_J": var(
+                ("policy", "parameter", "trial", "time"),
+                diff_t,
+                "J",
+                "U_t minus the myopic policy's U_t on the same trial, queued tasks billed",
+            ),
+            "transient_diff_J": var(
+                dims3, transient, "J", "one-off part of the paired difference (intercept)"
+            ),
+            "rate_diff_J_per_slot": var(
+                dims3, rate, "J", "rate of the paired difference on the fit window, per slot"
+            ),
+            "failed_fraction": var(
+                dims3, failed, "1", "fraction of arrived tasks whose reasoning ran out of budget"
+            ),
+            "deadline_guaranteed": var(
+                dims2, guaranteed, "1", "1: no deadline can be missed by construction"
             ),
             "wait_slots_mean": var(dims3, wait, "1", "mean wait of a started task (slots)"),
             "missed_fraction": var(
@@ -215,6 +264,9 @@ def compare_policies(
             "dt_s": workload.dt_s,
             "reference": "myopic, routing error 0, same store and trials",
             "task_energy": "oracle" if energy_law is None else "stochastic reasoning length",
+            "queued_tasks": "billed at each checkpoint: stored energy first, then auxiliary",
+            "fit_window_start_slots": int(cps[min(fit_window_start(cps), cps.size - 1)]),
+            "fit_window_start_fraction": FIT_START_FRACTION,
         },
     )
     return ds
@@ -232,8 +284,21 @@ POLICY_RECORD_KEYS = (
     "sem_D_T_J",
     "diff_vs_myopic_J",
     "diff_vs_myopic_sem_J",
+    "transient_diff_J",
+    "transient_diff_sem_J",
+    "rate_diff_J_per_slot",
+    "rate_diff_sem_J_per_slot",
     "missed_deadline_fraction",
     "mean_wait_s",
+)
+#: Further keys of every record (not table columns of the report).
+POLICY_EXTRA_KEYS = (
+    "missed_deadline_sem",
+    "missed_deadline_guaranteed",
+    "failed_task_fraction",
+    "failed_task_fraction_sem",
+    "mean_queued_energy_J",
+    "fit_window_start_slots",
 )
 
 
@@ -241,12 +306,19 @@ def policy_records(ds: xr.Dataset) -> list[dict]:
     """The ``policies`` entries of ``summary.json``: one per (policy, parameter) run.
 
     Keys: ``policy``, ``parameter``, ``mean_D_T_J`` and ``sem_D_T_J`` (auxiliary energy
-    U_T over trials), ``diff_vs_myopic_J`` and ``diff_vs_myopic_sem_J`` (paired),
-    ``missed_deadline_fraction`` (over all started tasks, trials weighted equally),
-    ``mean_wait_s``, ``mean_backlog_tasks``, ``mean_spilled_J``, ``mu_J_per_slot`` and
-    ``sigma_J`` (Lemma 2 for the energies the engine charged: the stochastic-length
-    moments when it drew them, else the oracle energies), and, when computed,
-    ``sigma_stochastic_J`` and ``closed_form_D_T_J``.
+    U_T over trials, the tasks still queued at T billed), ``diff_vs_myopic_J`` and
+    ``diff_vs_myopic_sem_J`` (paired, at T), ``transient_diff_J``,
+    ``transient_diff_sem_J``, ``rate_diff_J_per_slot`` and ``rate_diff_sem_J_per_slot``
+    (the paired difference as a one-off transient plus a rate, fitted per trial from
+    ``fit_window_start_slots`` to T; docs/model.md §12.6), ``missed_deadline_fraction``
+    and ``missed_deadline_sem`` (over all started tasks, trials weighted equally) with
+    ``missed_deadline_guaranteed`` (true: zero by construction, not a measurement),
+    ``failed_task_fraction`` and ``failed_task_fraction_sem`` (tasks whose stochastic
+    reasoning length ran out of budget; 0 with oracle energies), ``mean_queued_energy_J``
+    (billed for the tasks queued at T), ``mean_wait_s``, ``mean_backlog_tasks``,
+    ``mean_spilled_J``, ``mu_J_per_slot`` and ``sigma_J`` (Lemma 2 for the energies the
+    engine charged: the stochastic-length moments when it drew them, else the oracle
+    energies), and, when computed, ``sigma_stochastic_J`` and ``closed_form_D_T_J``.
     """
     out = []
     dt = float(ds.attrs["dt_s"])
@@ -267,7 +339,15 @@ def policy_records(ds: xr.Dataset) -> list[dict]:
                 "sem_D_T_J": float(_sem(aux)),
                 "diff_vs_myopic_J": float(diff.mean()),
                 "diff_vs_myopic_sem_J": float(_sem(diff)),
+                **_mean_sem(ds.transient_diff_J.values[a, j], "transient_diff_J"),
+                **_mean_sem(ds.rate_diff_J_per_slot.values[a, j], "rate_diff_J_per_slot"),
                 "missed_deadline_fraction": float(ds.missed_fraction.values[a, j].mean()),
+                "missed_deadline_sem": float(_sem(ds.missed_fraction.values[a, j])),
+                "missed_deadline_guaranteed": bool(ds.deadline_guaranteed.values[a, j]),
+                "failed_task_fraction": float(ds.failed_fraction.values[a, j].mean()),
+                "failed_task_fraction_sem": float(_sem(ds.failed_fraction.values[a, j])),
+                "mean_queued_energy_J": float(ds.queued_energy_J.values[a, j].mean()),
+                "fit_window_start_slots": int(ds.attrs["fit_window_start_slots"]),
                 "mean_wait_s": float(ds.wait_slots_mean.values[a, j].mean() * dt),
                 "mean_backlog_tasks": float(ds.backlog_mean_tasks.values[a, j].mean()),
                 "mean_spilled_J": float(ds.spilled_J.values[a, j].mean()),
@@ -280,6 +360,12 @@ def policy_records(ds: xr.Dataset) -> list[dict]:
                     rec[key] = v
             out.append(rec)
     return out
+
+
+def _mean_sem(x: np.ndarray, key: str) -> dict:
+    """``{key: mean, <key with _sem before its unit>: standard error}`` over trials."""
+    stem, unit = key.split("_J")[0], "_J" + key.split("_J", 1)[1]
+    return {key: float(x.mean()), f"{stem}_sem{unit}": float(_sem(x))}
 
 
 def policy_study(grid: xr.Dataset, cfg: Mapping, scenario: str | None = None) -> xr.Dataset:
