@@ -221,6 +221,7 @@ def test_report_section(run, drawn):
     for words in (
         "modelled here, batch 1 [J/token]",
         "### Serving under continuous batching",
+        "Energy per token as served",
         "external estimate (EcoLogits) [J/token]",
         "g CO2e/kWh",
         "eGRID",

@@ -183,11 +183,33 @@ def carbon_answer(s: dict) -> Answer | None:
 
 #: The answers, in the order shown: each a function of the summary returning an Answer
 #: or None (its study did not run). A new section appends its own provider here.
+def serving_answer(s: dict) -> Answer | None:
+    """Energy per token as models are served: the serving law at the measured row nearest
+    batch 64 of the first model, against the batch-of-one law, with the law's held-out
+    error (docs/model.md §14)."""
+    law = (s.get("calibration") or {}).get("serving_law")
+    if not law:
+        return None
+    first = [r for r in law["rows"] if r["model"] == law["rows"][0]["model"]]
+    r = min(first, key=lambda r: abs(math.log(r["batch"] / 64)))
+    text = (
+        f"Served with continuous batching, {r['model']} on {r['gpus']} {law['accelerator']} at "
+        f"{r['batch']} running sequences spends {r['modelled_J']:.3g} J per output token "
+        f"(measured {r['energy_per_token_J']:.3g}), against {r['paper_J']:.3g} J for the "
+        f"paper's batch-of-one law, {r['paper_J'] / r['modelled_J']:.0f} times more. The law "
+        f"predicts models left out of its fit with a median error of "
+        f"{100 * law['held_out_median_abs_error']:.2g}% (worst factor "
+        f"{law['held_out_worst_factor']:.3g}) on {len(law['rows'])} measured H100 rows."
+    )
+    return Answer("Energy per token as served", text, "Serving under continuous batching")
+
+
 PROVIDERS: list[Callable[[dict], Answer | None]] = [
     dispatch_answer,
     storage_answer,
     site_answer,
     carbon_answer,
+    serving_answer,
 ]
 
 #: Titles of the two opening sections (the first's id is ``answers``).

@@ -120,6 +120,7 @@ _REALWORLD_HEADERS = {
     "held_out_J": "model held out of the fit [J/token]",
     "ratio": "serving law / measured",
     "held_out_ratio": "held out / measured",
+    "paper_J": "batch-of-one law (§1) [J/token]",
 }
 HEADERS.update({k: v for k, v in _REALWORLD_HEADERS.items() if k not in HEADERS})
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from energy_routing.io.atomic import atomic_output, write_json
 from energy_routing.model import serving
+from energy_routing.model.catalogue import ACCELERATORS
 from energy_routing.stages.common import records
 from energy_routing.studies import calibration as cal
 
@@ -88,9 +89,19 @@ def _external_source(rows) -> str:
 def serving_law_part(law) -> dict:
     """The serving law's constants and its agreement with the measured rows: per row the
     measured and modelled energy per token, in sample and with the row's model held out,
-    and the held-out error's median and worst factor (docs/model.md §14)."""
+    and the held-out error's median and worst factor; ``paper_J`` is the batch-of-one law of
+    §1 at the row's context (docs/model.md §14)."""
     held = np.abs(np.log(law["held_out_ratio"].to_numpy()))
-    cols = ["model", "gpus", "batch", "context", "energy_per_token_J", "modelled_J", "held_out_J"]
+    accel = ACCELERATORS[REFERENCE_ACCELERATOR]
+    law = law.assign(
+        paper_J=[
+            float(serving.paper_energy_per_token(serving.ServingArch.from_catalogue(r.model),
+                                                 accel, r.gpus, r.context))
+            for r in law.itertuples()
+        ]
+    )  # fmt: skip
+    cols = ["model", "gpus", "batch", "context", "energy_per_token_J", "modelled_J", "held_out_J",
+            "paper_J"]  # fmt: skip
     return {
         "accelerator": REFERENCE_ACCELERATOR,
         "constants": serving.describe(serving.constants(REFERENCE_ACCELERATOR)),
