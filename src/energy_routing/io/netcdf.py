@@ -13,9 +13,10 @@ shardings of the same trials compare identical. No wall-clock timestamps are sto
 
 Units and CF conventions
 ------------------------
-The files follow CF-1.11 (checked by ``tests/test_cf.py`` with the IOOS compliance
-checker): global ``Conventions``, ``title``, ``institution``, ``source``, ``references``
-and a timestamp-free ``history`` (:func:`energy_routing.io.provenance.cf_global_attrs`);
+The files follow CF-1.11 (checked by ``tests/io/test_cf_compliance.py`` with the IOOS
+compliance checker): global ``Conventions``, ``title``, ``institution``, ``source``,
+``references`` and a timestamp-free ``history``
+(:func:`energy_routing.io.provenance.cf_global_attrs`);
 ``units`` in UDUNITS syntax and a ``long_name`` on every variable; no ``_FillValue`` on
 coordinates or on variables without missing values (:func:`write_netcdf_atomic`).
 
@@ -45,6 +46,15 @@ opened with ``decode_times=False``, as :func:`open_checked` does; readers that n
 slots must do the same. Without ``dt_s`` the slot length is unknown and ``time`` is
 labelled as a plain slot count (units ``1``), which is valid UDUNITS but not a CF time
 coordinate.
+
+Named dimensions on disk
+------------------------
+A CF coordinate variable is numeric, so a dimension named by strings in memory (``model``,
+``policy``, ``consumption``, ...) is written as an integer dimension with the names in the
+string coordinate ``<dim>_label``, and read back with its names
+(:mod:`energy_routing.io.labels`). :func:`write_netcdf_atomic` encodes; :func:`load_netcdf`
+and :func:`open_checked`, the readers every stage uses, decode. The checksum covers the
+named dataset.
 """
 
 from __future__ import annotations
@@ -63,6 +73,7 @@ import xarray as xr
 from energy_routing import __version__
 from energy_routing.errors import EnergyRoutingError
 from energy_routing.io.atomic import atomic_output
+from energy_routing.io.labels import decode_labels, encode_labels
 from energy_routing.io.provenance import cf_global_attrs
 
 if TYPE_CHECKING:
@@ -302,6 +313,8 @@ def write_netcdf_atomic(ds: xr.Dataset, path: str | os.PathLike[str]) -> None:
     or holds the complete new file. The SHA-256 of the data is stored in the attribute
     ``data_sha256``.
 
+    Dimensions named by strings are stored as integer dimensions with the names in a
+    string coordinate (:func:`encode_labels`); the checksum covers the named dataset.
     Numeric data variables are compressed. No variable gets a ``_FillValue`` (CF-1.11
     §2.5.1 forbids one on coordinates) except floating-point data variables that hold NaN,
     which keep xarray's NaN fill value to mark them as missing. The values written are the
@@ -314,7 +327,7 @@ def write_netcdf_atomic(ds: xr.Dataset, path: str | os.PathLike[str]) -> None:
     path : path-like
         Target file.
     """
-    out = ds.drop_encoding()
+    out = encode_labels(ds.drop_encoding())
     out.attrs = {**ds.attrs, CHECKSUM_ATTR: data_sha256(ds)}
     encoding = {name: _encoding(out, name) for name in out.variables}
     with atomic_output(path) as tmp:
@@ -340,6 +353,33 @@ def _encoding(ds: xr.Dataset, name) -> dict:
     return enc
 
 
+def load_netcdf(path: str | os.PathLike[str]) -> xr.Dataset:
+    """Read a NetCDF file into memory (the file is closed again), as the pipeline holds it.
+
+    Times stay numbers: ``time`` is a CF time axis in slots (see the module docstring),
+    read as horizons T [slot], not as dates. Named dimensions get their names back
+    (:func:`decode_labels`). Every reader of the package's NetCDF files goes through here
+    or :func:`open_checked`.
+
+    Parameters
+    ----------
+    path : path-like
+        A NetCDF file.
+
+    Returns
+    -------
+    xarray.Dataset
+        The loaded dataset; its attributes as stored (a ``data_sha256`` is kept, not checked).
+
+    Raises
+    ------
+    OSError, ValueError
+        If the file is missing or cannot be read as NetCDF (xarray's errors).
+    """
+    with xr.open_dataset(path, engine="netcdf4", decode_times=False, decode_timedelta=False) as raw:
+        return decode_labels(raw.load())
+
+
 def open_checked(path: str | os.PathLike[str]) -> xr.Dataset:
     """Open a shard fully into memory and verify its checksum.
 
@@ -351,7 +391,7 @@ def open_checked(path: str | os.PathLike[str]) -> xr.Dataset:
     Returns
     -------
     xarray.Dataset
-        The loaded dataset, without the ``data_sha256`` attribute.
+        The loaded dataset (:func:`load_netcdf`), without the ``data_sha256`` attribute.
 
     Raises
     ------
@@ -365,10 +405,7 @@ def open_checked(path: str | os.PathLike[str]) -> xr.Dataset:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such shard")
     try:
-        with xr.open_dataset(
-            path, engine="netcdf4", decode_times=False, decode_timedelta=False
-        ) as raw:
-            ds = raw.load()
+        ds = load_netcdf(path)
     except Exception as exc:
         raise CorruptShardError(
             f"{path}: cannot read the NetCDF shard ({type(exc).__name__}: {exc})"

@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from energy_routing.io.netcdf import load_netcdf
+
 #: How many differing values a file lists before it summarises the rest.
 MAX_LISTED = 5
 FIGURE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
@@ -213,8 +215,8 @@ def _labels(var: xr.Variable, ds: xr.Dataset, index: tuple[int, ...]) -> str:
 
 
 def _open_nc(path: Path) -> xr.Dataset:
-    with xr.open_dataset(path, decode_times=False, decode_timedelta=False) as ds:
-        return ds.load()
+    """A results file as the pipeline reads it (named dimensions restored)."""
+    return load_netcdf(path)
 
 
 def compare_netcdf(expected: Path, actual: Path) -> list[str]:

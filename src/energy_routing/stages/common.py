@@ -43,10 +43,13 @@ def load_dataset(path) -> xr.Dataset:
     """Open a NetCDF file and load it into memory (the file is closed again).
 
     Times stay numbers: the ``time`` coordinate is a CF time axis in slots (docs/model.md
-    §6), which the analysis reads as horizons T, not as dates.
+    §6), which the analysis reads as horizons T, not as dates. Dimensions stored as
+    integers with a ``<dim>_label`` coordinate get their names back
+    (:func:`energy_routing.io.netcdf.load_netcdf`).
     """
-    with xr.open_dataset(path, decode_times=False, decode_timedelta=False) as ds:
-        return ds.load()
+    from energy_routing.io.netcdf import load_netcdf
+
+    return load_netcdf(path)
 
 
 def with_threads(cfg: dict, threads: int) -> dict:

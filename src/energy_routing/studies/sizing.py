@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from energy_routing.io.netcdf import load_netcdf
+
 
 def pareto_front(ds: xr.Dataset) -> xr.DataArray:
     """Non-dominated designs in (mean aux per slot, mean waste per slot, capacity).
@@ -264,19 +266,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not Path(args.grid).is_file():
         raise ValueError(f"--grid {args.grid!r}: no such file")
     try:
-        opened = xr.open_dataset(args.grid, decode_times=False)
+        grid = load_netcdf(args.grid)
     except (OSError, ValueError):
         raise ValueError(f"--grid {args.grid!r}: not a NetCDF file") from None
-    with opened as ds:
-        rec = size(
-            ds.load(),
-            max_aux_J_per_slot=args.max_aux,
-            probability=args.probability,
-            max_capacity_J=args.max_capacity,
-            provisioning_cost=args.provisioning_cost,
-            capacity_cost_per_J=args.capacity_cost,
-            conservative=args.conservative,
-        )
+    rec = size(
+        grid,
+        max_aux_J_per_slot=args.max_aux,
+        probability=args.probability,
+        max_capacity_J=args.max_capacity,
+        provisioning_cost=args.provisioning_cost,
+        capacity_cost_per_J=args.capacity_cost,
+        conservative=args.conservative,
+    )
     if args.json:
         print(json.dumps(rec, sort_keys=True))
     else:
