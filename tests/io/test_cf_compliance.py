@@ -4,7 +4,7 @@ Each kind is produced for real on the tiny config (``.test/config.yaml``, with f
 and a short horizon): the task grid and the difficulty grid of the characterize stage,
 Monte Carlo shards of two routing errors and two trial ranges, their merge, and the
 datasets of the policy, dispatcher and storage studies (docs/model.md §12) and the storage
-grid at a real site (§13). Each file
+grid at a real site (§13) and the year at a site (§14). Each file
 goes through the IOOS compliance checker (``compliance-checker --test cf:1.11 --criteria
 strict``), which must report no high (error) and no medium (warning) finding.
 
@@ -97,6 +97,21 @@ def _studies(cfg: dict, grid_nc: Path, out: Path) -> dict[str, Path]:
         dataset=files["site_storage"],
         part_json=out / "site_storage.json",
     )
+    from energy_routing.stages import site_year
+
+    cfg["site_year"].update(
+        weather_files=["723170TYA.CSV"],
+        years=20,
+        pv_kwp_per_kw=[4.0, 8.0],
+        battery_hours=[0.0, 8.0],
+    )
+    files["site_year"] = out / "site_year.nc"
+    site_year.site_year(
+        json.loads(registry.stage_config(cfg, "site_year")),
+        grid_nc=grid_nc,
+        dataset=files["site_year"],
+        part_json=out / "site_year.json",
+    )
     return files
 
 
@@ -130,7 +145,17 @@ def _failures(report: dict, priority: str) -> list[str]:
 
 @pytest.mark.parametrize(
     "kind",
-    ["tasks", "difficulty", "shard", "merged", "policies", "routers", "storage", "site_storage"],
+    [
+        "tasks",
+        "difficulty",
+        "shard",
+        "merged",
+        "policies",
+        "routers",
+        "storage",
+        "site_storage",
+        "site_year",
+    ],
 )
 def test_no_cf_errors_or_warnings(nc_files, kind, tmp_path):
     report = cf_findings(nc_files[kind], tmp_path / "report.json")

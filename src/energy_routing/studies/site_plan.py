@@ -26,14 +26,25 @@ import xarray as xr
 from energy_routing.studies import site_year as sy
 from energy_routing.studies.sizing import wilson_interval
 
-#: Per-year metrics of :func:`design_grid` (units), from :func:`site_year.year_metrics`.
+#: Per-year metrics of :func:`design_grid` (UDUNITS unit), from
+#: :func:`site_year.year_metrics`; energies and emissions are totals over one year.
 METRIC_UNITS = {
     "renewable_fraction": "1",
-    "pv_kWh_per_year": "kWh",
-    "grid_kWh_per_year": "kWh",
-    "spilled_kWh_per_year": "kWh",
+    "pv_kWh_per_year": "kW h",
+    "grid_kWh_per_year": "kW h",
+    "spilled_kWh_per_year": "kW h",
     "full_cycles_per_year": "1",
     "kg_co2e_per_year": "kg",
+}
+
+#: Words for each metric, the NetCDF long_name.
+METRIC_NAMES = {
+    "renewable_fraction": "share of the consumption served by PV directly or via the battery",
+    "pv_kWh_per_year": "PV energy (AC) in the year",
+    "grid_kWh_per_year": "grid (auxiliary) energy imported in the year",
+    "spilled_kWh_per_year": "PV energy neither used nor stored in the year",
+    "full_cycles_per_year": "equivalent full battery cycles in the year",
+    "kg_co2e_per_year": "emissions of the grid energy in the year (kg CO2e)",
 }
 
 
@@ -155,14 +166,27 @@ def design_grid(
     dims = ("pv_kwp", "battery_kwh", "battery_kw")
     data = {}
     for name, unit in METRIC_UNITS.items():
-        data[name] = ((*dims, "year"), per_year[name], {"units": unit})
-        data[f"{name}_tmy"] = (dims, tmy[name], {"units": unit})
+        words = METRIC_NAMES[name]
+        data[name] = ((*dims, "year"), per_year[name], {"units": unit, "long_name": words})
+        data[f"{name}_tmy"] = (
+            dims,
+            tmy[name],
+            {"units": unit, "long_name": f"{words}, TMY year from steady state"},
+        )
     return xr.Dataset(
         data,
         coords={
             "pv_kwp": ("pv_kwp", pv_ax, {"units": "kW", "long_name": "PV array size (kWp)"}),
-            "battery_kwh": ("battery_kwh", kwh_ax, {"units": "kWh"}),
-            "battery_kw": ("battery_kw", kw_ax, {"units": "kW"}),
+            "battery_kwh": (
+                "battery_kwh",
+                kwh_ax,
+                {"units": "kW h", "long_name": "battery capacity (kWh)"},
+            ),
+            "battery_kw": (
+                "battery_kw",
+                kw_ax,
+                {"units": "kW", "long_name": "battery charge and discharge power limit"},
+            ),
             "year": ("year", np.arange(int(years)), {"long_name": "simulated weather year"}),
         },
         attrs={
@@ -402,7 +426,7 @@ def site_main(argv: Sequence[str]) -> int:
         lo, hi = out[f"{key}_interval95"]
         print(
             f"  {key:24s} {out[key]:11.4g} [{lo:.4g}, {hi:.4g}]  TMY {out[key + '_tmy']:.4g}"
-            f"{'' if unit == '1' else ' ' + unit}"
+            f"{'' if unit == '1' else ' ' + unit.replace('kW h', 'kWh')}"
         )
     print(f"  missed deadlines: {NOT_APPLICABLE}")
     return 0
@@ -493,3 +517,133 @@ def plan_main(argv: Sequence[str]) -> int:
         f"kWh/yr, {out['kg_co2e_per_year']:.0f} kg CO2e/yr"
     )
     return 0
+
+
+# --------------------------------------------------------------------------------------
+# The pipeline's study: every configured site
+# --------------------------------------------------------------------------------------
+
+
+def site_year_study(cfg: Mapping, grid=None) -> tuple[xr.Dataset, dict]:
+    """The ``site_year`` section at every site (docs/model.md §14): the design grid
+    (relative to the mean load) over simulated years, and the planner's design.
+
+    Parameters
+    ----------
+    cfg : mapping
+        Validated config (``site_year``, ``supply.solar`` for the array, ``carbon``, and
+        the workload when ``site_year.load_kw`` is null).
+    grid : xarray.Dataset, optional
+        The config's task grid, for the workload's consumption.
+
+    Returns
+    -------
+    (dataset, summary)
+        The grids of every site along ``site``, and per site its planner's result with
+        the chosen design's metrics (mean, 95 % interval across years, TMY value) and
+        the contour data of the figure.
+    """
+    from energy_routing.supply.carbon import intensity
+
+    sec = cfg["site_year"]
+    dt = sy.check_slot(sec["slot_s"])
+    if sec["load_kw"] is None:
+        load_J, load_words = sy.workload_load(cfg, dt, grid)
+    else:
+        load_J, load_words = sy.constant_load(sec["load_kw"], dt), f"constant {sec['load_kw']} kW"
+    load_kw = float(np.sum(load_J)) / (365 * 86400.0) / 1000.0
+    carbon = intensity(cfg["carbon"]["region"], cfg["carbon"]["source"])
+    cost = CostModel.from_config(sec["cost"])
+    solar = cfg["supply"]["solar"]
+    target, conf = float(sec["target_renewable"]), float(sec["confidence"])
+    parts, sites = [], []
+    for weather in sec["weather_files"]:
+        pv = sy.site_pv(
+            weather,
+            tilt_deg=solar["tilt_deg"],
+            azimuth_deg=solar["azimuth_deg"],
+            system_losses=solar["system_losses"],
+        )
+        ds = design_grid(
+            pv["pv_W_per_kWp"],
+            load_J,
+            [load_kw * v for v in sec["pv_kwp_per_kw"]],
+            [load_kw * v for v in sec["battery_hours"]],
+            [load_kw * v for v in sec["battery_kw_per_kw"]],
+            g_co2e_per_kWh=carbon.g_per_kWh,
+            years=int(sec["years"]),
+            seed=int(sec["seed"]),
+            dt_s=dt,
+            eta_charge=sec["eta_charge"],
+            eta_discharge=sec["eta_discharge"],
+            self_discharge_per_day=sec["self_discharge_per_day"],
+        )
+        entry = {
+            "site": pv["site"]["name"],
+            "weather_file": weather,
+            "description": pv["site"]["description"],
+            "pv_kWh_per_kWp": float(pv["pv_W_per_kWp"].sum()) / 1000.0,
+        }
+        try:
+            result = plan(ds, cost, target, conf)
+        except ValueError as err:
+            entry["plan_error"] = str(err)
+            result = None
+        if result is not None:
+            idx = result["index"]
+            chosen = ds.isel(pv_kwp=idx[0], battery_kwh=idx[1], battery_kw=idx[2])
+            metrics = {}
+            for key in METRIC_UNITS:
+                v = chosen[key].to_numpy()
+                metrics[key] = float(v.mean())
+                metrics[f"{key}_interval95"] = [float(q) for q in np.quantile(v, [0.025, 0.975])]
+                metrics[f"{key}_tmy"] = float(chosen[f"{key}_tmy"])
+            entry.update({k: v for k, v in result.items() if not k.endswith("_grid")})
+            entry["index"] = list(idx)
+            entry["metrics"] = metrics
+            entry["contour"] = {
+                "battery_kw": float(ds.battery_kw[idx[2]]),
+                "renewable_fraction_mean": ds["renewable_fraction"]
+                .mean("year")
+                .isel(battery_kw=idx[2])
+                .to_numpy()
+                .tolist(),
+                "renewable_fraction_quantile": result["quantile_grid"][:, :, idx[2]].tolist(),
+            }
+        sites.append(entry)
+        parts.append(ds.expand_dims(site=[weather]))
+    out = xr.concat(parts, dim="site", combine_attrs="override")
+    out["site"].attrs = {"long_name": "TMY weather file of the site"}
+    out.attrs.update(
+        load=load_words,
+        carbon_region=carbon.region,
+        target_renewable=target,
+        confidence=conf,
+    )
+    summary = {
+        "load": load_words,
+        "load_kW": load_kw,
+        "load_kWh_per_year": load_kw * 8760.0,
+        "slot_s": dt,
+        "years": int(sec["years"]),
+        "seed": int(sec["seed"]),
+        "resampling": "days resampled within their calendar month",
+        "steady_state": "periodic fixed point of the TMY year, then one warm-up year",
+        "target_renewable": target,
+        "confidence": conf,
+        "carbon_region": carbon.region,
+        "g_co2e_per_kWh": carbon.g_per_kWh,
+        "cost_model": asdict(cost),
+        "battery": {
+            k: float(sec[k]) for k in ("eta_charge", "eta_discharge", "self_discharge_per_day")
+        },
+        "axes": {
+            "pv_kwp": [float(v) for v in out.pv_kwp.to_numpy()],
+            "battery_kwh": [float(v) for v in out.battery_kwh.to_numpy()],
+            "battery_kw": [float(v) for v in out.battery_kw.to_numpy()],
+        },
+        "missed_deadlines": None,
+        "missed_deadlines_note": NOT_APPLICABLE,
+        "sites": sites,
+    }
+    return out, summary

@@ -119,7 +119,7 @@ def constant_load(load_kw: float, dt_s: float = DEFAULT_SLOT_S) -> np.ndarray:
     return np.full(n, float(load_kw) * 1000.0 * float(dt_s))
 
 
-def workload_load(cfg: Mapping, dt_s: float = DEFAULT_SLOT_S) -> tuple[np.ndarray, str]:
+def workload_load(cfg: Mapping, dt_s: float = DEFAULT_SLOT_S, grid=None) -> tuple[np.ndarray, str]:
     """The configured workload's expected consumption in every slot of a year [J]
     (docs/model.md §13-14).
 
@@ -130,6 +130,9 @@ def workload_load(cfg: Mapping, dt_s: float = DEFAULT_SLOT_S) -> tuple[np.ndarra
     noise of the arrivals is left out: at the configured rate it moves a year's total by
     a relative ``1 / sqrt(arrivals per year)``, under 1e-3.
 
+    ``grid`` is the config's task grid (:func:`energy_routing.model.grids.task_grid`),
+    computed when not given.
+
     Returns
     -------
     (load_J, description)
@@ -138,7 +141,7 @@ def workload_load(cfg: Mapping, dt_s: float = DEFAULT_SLOT_S) -> tuple[np.ndarra
     from energy_routing.supply.supply import Supply
 
     dt = check_slot(dt_s)
-    grid = grids.task_grid(cfg)
+    grid = grids.task_grid(cfg) if grid is None else grid
     mean_W = float(grid["c_lb_J_per_slot"]) / float(cfg["dt_s"])
     supply = Supply.from_config(cfg)
     slots = np.arange(round(365 * SECONDS_PER_DAY / dt))
