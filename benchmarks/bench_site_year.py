@@ -10,7 +10,8 @@ constant 2 kW load:
   docs/model.md §12.1 with power limits, and the yearly totals), on the same year;
 * one design end to end as ``energy-routing site`` runs it: the periodic steady state, the
   typical year, a warm-up year and 200 simulated years (hourly slots);
-* a planner's grid (the default ``site_year`` grid at one site, 84 designs x 200 years).
+* a planner's grid: the default ``site_year`` grid at one site (96 designs x 200 years),
+  and a larger one (16 x 12 x 3 = 576 designs x 500 years).
 
 Best time of ``--repeats`` runs each, the kernel and the loop taking turns. The loop's
 totals must equal the kernel's (to 1e-9 relative), else the benchmark fails.
@@ -117,8 +118,17 @@ def main() -> None:
         lambda: site_plan.design_grid(pv, load, **axes, g_co2e_per_kWh=400.0, years=200), 1
     )
     n_designs = int(np.prod([len(v) for v in axes.values()]))
+    large = {
+        "pv_kwp": list(LOAD_KW * np.linspace(1.0, 32.0, 16)),
+        "battery_kwh": list(LOAD_KW * np.linspace(0.0, 48.0, 12)),
+        "battery_kw": [LOAD_KW * v for v in (0.5, 1.0, 2.0)],
+    }
+    t_large = best(
+        lambda: site_plan.design_grid(pv, load, **large, g_co2e_per_kWh=400.0, years=500), 1
+    )
     report["design_200_years_s"] = t_design
     report["default_grid"] = {"designs": n_designs, "years": 200, "seconds": t_grid}
+    report["large_grid"] = {"designs": 16 * 12 * 3, "years": 500, "seconds": t_large}
     if args.json:
         print(json.dumps(report, indent=2))
         return
@@ -131,6 +141,7 @@ def main() -> None:
         )
     print(f"one design, steady state + TMY + 201 simulated years (hourly): {t_design:.3f} s")
     print(f"default grid ({n_designs} designs x 200 years, one site): {t_grid:.2f} s")
+    print(f"large grid (576 designs x 500 years, one site): {t_large:.1f} s")
 
 
 if __name__ == "__main__":
