@@ -80,6 +80,7 @@ def test_site_with_a_configs_workload(capsys):
         (["site", "--pv-kwp", "5", "--load-kw", "1", "--battery-kwh", "2", "--eta-charge", "2"],
          "eta_charge"),
         (["site", "--pv-kwp", "5", "--load-kw", "1", "--region", "XXX"], "carbon region"),
+        (["site", "--pv-kwp", "5", "--load-kw", "1", "--tilt-deg", "95"], "--tilt-deg"),
         (["site-plan", "--load-kw", "1", "--pv-kwp", "1", "--years", "20"], "no design"),
         (["site-plan", "--load-kw", "1", "--target-renewable", "1.5"], "target"),
     ],
@@ -165,3 +166,17 @@ def test_capital_recovery_factor_repays_the_capital():
         assert sum(c / (1 + rate) ** t for t in range(1, years + 1)) == pytest.approx(1.0)
     with pytest.raises(ValueError, match=r"cost\.discount_rate"):
         sp.CostModel(discount_rate=-0.1)
+
+
+def test_site_array_options_reach_pvlib(capsys):
+    rc, out, _ = _run(
+        capsys, "site", *SITE, "--pv-kwp", "2", "--load-kw", "1", "--tilt-deg", "35",
+        "--azimuth-deg", "200", "--system-losses", "0.1", "--years", "20", "--json",
+    )  # fmt: skip
+    assert rc == 0
+    from energy_routing.supply.solar import pv_hourly
+
+    ref = pv_hourly("723170TYA.CSV", tilt_deg=35, azimuth_deg=200, system_losses=0.1)
+    assert json.loads(out)["pv_kWh_per_year_tmy"] == pytest.approx(
+        2.0 * ref["ac_W"].sum() / 1000.0, rel=1e-12
+    )

@@ -296,6 +296,9 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="TMY file: one pvlib ships (723170TYA.CSV, 703165TY.csv, 12839.tm2) or the path "
         "of any TMY3/TMY2 file (default: the config's supply.solar.weather_file)",
     )
+    p.add_argument("--tilt-deg", type=float, help="array tilt [deg] (default 25)")
+    p.add_argument("--azimuth-deg", type=float, help="array azimuth, 180 = south [deg]")
+    p.add_argument("--system-losses", type=float, help="PVWatts system losses [-] (0.14)")
     p.add_argument("--load-kw", type=float, help="constant load [kW]")
     p.add_argument(
         "--configfile",
@@ -329,6 +332,13 @@ def _setup(args) -> dict:
         raise ValueError(f"--years: at least 2 simulated years are needed, got {sec['years']}")
     dt = sy.check_slot(sec["slot_s"])
     solar = dict(cfg["supply"]["solar"])
+    for key, lo, hi in (("tilt_deg", 0, 90), ("azimuth_deg", 0, 360), ("system_losses", 0, 1)):
+        value = getattr(args, key)
+        if value is not None:
+            if not lo <= value <= hi:
+                flag = "--" + key.replace("_", "-")
+                raise ValueError(f"{flag}: must lie in [{lo}, {hi}], got {value}")
+            solar[key] = value
     weather = args.weather or solar["weather_file"]
     pv = sy.site_pv(
         weather,
