@@ -180,3 +180,9 @@ def test_site_array_options_reach_pvlib(capsys):
     assert json.loads(out)["pv_kWh_per_year_tmy"] == pytest.approx(
         2.0 * ref["ac_W"].sum() / 1000.0, rel=1e-12
     )
+
+
+def test_cost_model_defaults_are_the_schemas():
+    from energy_routing import config
+
+    assert sp.CostModel() == sp.CostModel.from_config(config.section_defaults("site_year")["cost"])

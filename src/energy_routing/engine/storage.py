@@ -1,4 +1,4 @@
-"""The battery the harvest charges and the tasks draw from (docs/model.md §6, §12.1).
+"""The battery the harvest charges and the tasks draw from (docs/model.md §6, §12.1, §14).
 
 :class:`Storage` describes the energy store of one scenario. The default, an unbounded
 and lossless store, is the floored battery F_t of Theorem 1: it never spills and its
@@ -15,6 +15,11 @@ slot at a time, in this order (stored energy s, net flow x_t = R_t - C_t, all in
 With capacity = inf, eta_charge = eta_discharge = 1 and no self-discharge these are
 exactly the floating-point operations of the fast path's floored battery, so the
 auxiliary energy is bit-identical to Theorem 1's injections (tested).
+
+:func:`store_step` is the one home of these steps, with optional charge and discharge
+power limits (docs/model.md §14): the per-slot kernel calls it without limits, and
+:func:`walk_years` with them, walking a store through whole years of hourly PV against a
+load (the year at a real site, checked against Vessim's batteries).
 """
 
 from __future__ import annotations

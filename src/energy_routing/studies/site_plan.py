@@ -60,7 +60,7 @@ class CostModel:
     --------
     >>> round(crf(0.05, 25), 5)
     0.07095
-    >>> CostModel().annual(10.0, 0.0, 0.0, 0.0, 0.0)["capital"] == 10 * 1600 * crf(0.05, 25)
+    >>> float(CostModel().annual(10.0, 0.0, 0.0, 0.0, 0.0)["capital"]) == 16000 * crf(0.05, 25)
     True
     """
 
