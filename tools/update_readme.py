@@ -382,7 +382,13 @@ def speed_block(bench: Path) -> str:
             f"default grid ({y['default_grid']['designs']} designs x "
             f"{y['default_grid']['years']} years) {y['default_grid']['seconds']:.1f} s per "
             f"site, a larger one ({y['large_grid']['designs']} designs x "
-            f"{y['large_grid']['years']} years) {y['large_grid']['seconds']:.0f} s per site.",
+            f"{y['large_grid']['years']} years) {y['large_grid']['seconds']:.0f} s per site"
+            + (
+                f" (measured with a load average of {y['load_average_1min']:.0f} from other "
+                "work on the machine)."
+                if "load_average_1min" in y
+                else "."
+            ),
         ]
     memory = bench.with_name("memory.json")
     if memory.exists():
