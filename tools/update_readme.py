@@ -270,6 +270,52 @@ def decisions_block(results: Path) -> str:
     return "\n".join(lines)
 
 
+def site_year_block(results: Path) -> str:
+    """A year at each site (docs/model.md §15): the planner's design and its metrics with
+    95 % intervals across simulated weather years, from summary.json's ``site_year``."""
+    s = json.loads((results / "summary.json").read_text())
+    sy = s.get("site_year")
+    if not sy:
+        return "Run the pipeline with `site_year.activate: true` for a year at each site."
+
+    def iv(m: dict, key: str, fmt: str) -> str:
+        lo, hi = m[f"{key}_interval95"]
+        return f"{m[key]:{fmt}} [{lo:{fmt}}, {hi:{fmt}}]"
+
+    cost = sy["cost_model"]
+    lines = [
+        f"A year at each of pvlib's three TMY sites for the default workload ({sy['load']}, "
+        f"{sy['load_kWh_per_year']:.0f} kWh/yr): the cheapest PV + battery design of the "
+        f"`site_year` grid whose renewable fraction reaches {sy['target_renewable']:g} in at "
+        f"least {sy['confidence']:.0%} of {sy['years']} simulated weather years (days "
+        f"resampled within their month; battery from its periodic steady state), at "
+        f"{cost['pv_per_kwp']:g} USD/kWp, {cost['battery_per_kwh']:g} USD/kWh, "
+        f"{cost['battery_per_kw']:g} USD/kW, grid {cost['grid_price_per_kwh']:g} USD/kWh "
+        f"and carbon {cost['carbon_price_per_kg']:g} USD/kg ({sy['carbon_region']}, "
+        f"{sy['g_co2e_per_kWh']:.0f} g CO2e/kWh). Mean over the simulated years [95% "
+        "interval of one year]:",
+        "",
+        "| site | PV yield [kWh/kWp/yr] | design | cost [USD/yr] | margin | renewable "
+        "fraction | grid [kWh/yr] | spilled PV [kWh/yr] | full cycles/yr | carbon [kg "
+        "CO2e/yr] |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for site in sy["sites"]:
+        if "design" not in site:
+            lines.append(f"| {site['site'].title()} | | {site.get('plan_error', '')} |||||||")
+            continue
+        d, m = site["design"], site["metrics"]
+        lines.append(
+            f"| {site['site'].title()} | {site['pv_kWh_per_kWp']:.0f} | "
+            f"{d['pv_kwp']:.3g} kWp, {d['battery_kwh']:.3g} kWh / {d['battery_kw']:.3g} kW | "
+            f"{site['cost_per_year']['total']:.0f} | {site['margin']:+.3f} | "
+            f"{iv(m, 'renewable_fraction', '.3f')} | {iv(m, 'grid_kWh_per_year', '.0f')} | "
+            f"{iv(m, 'spilled_kWh_per_year', '.0f')} | {iv(m, 'full_cycles_per_year', '.0f')} | "
+            f"{iv(m, 'kg_co2e_per_year', '.0f')} |"
+        )
+    return "\n".join(lines)
+
+
 def _num(x) -> str:
     """A number with three significant digits; None or inf as inf."""
     return "inf" if x is None or x == float("inf") else f"{x:.3g}"
@@ -331,6 +377,28 @@ def speed_block(bench: Path) -> str:
             + "; ".join(f"{names.get(k, k)} {v['ratio_vs_iid']:.2f}x" for k, v in supply.items())
             + ".",
         ]
+    site = bench.with_name("site_year.json")
+    if site.exists():
+        y = json.loads(site.read_text())
+        lines += [
+            "",
+            f"A year at a site (`benchmarks/bench_site_year.py`, one core): one year of one "
+            f"design in {y['slot_3600s']['kernel_s_per_year'] * 1e3:.2f} ms with hourly slots "
+            f"({y['slot_3600s']['speedup_vs_python_loop']:.0f}x a plain Python loop of the "
+            f"same bookkeeping), {y['slot_60s']['kernel_s_per_year'] * 1e3:.1f} ms with 60 s "
+            f"slots ({y['slot_60s']['speedup_vs_python_loop']:.0f}x); one design with its "
+            f"steady state and 201 simulated years {y['design_200_years_s']:.2f} s; the "
+            f"default grid ({y['default_grid']['designs']} designs x "
+            f"{y['default_grid']['years']} years) {y['default_grid']['seconds']:.1f} s per "
+            f"site, a larger one ({y['large_grid']['designs']} designs x "
+            f"{y['large_grid']['years']} years) {y['large_grid']['seconds']:.0f} s per site"
+            + (
+                f" (measured with a load average of {y['load_average_1min']:.0f} from other "
+                "work on the machine)."
+                if "load_average_1min" in y
+                else "."
+            ),
+        ]
     memory = bench.with_name("memory.json")
     if memory.exists():
         m = json.loads(memory.read_text())
@@ -389,6 +457,7 @@ def main() -> None:
     text = _replace(text, "fig2_agreement", fig2_agreement_block(args.bench))
     text = _replace(text, "decisions", decisions_block(args.results))
     text = _replace(text, "serving_law", serving_law_block(args.results))
+    text = _replace(text, "site_year", site_year_block(args.results))
     readme.write_text(text)
 
 

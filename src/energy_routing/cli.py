@@ -1,4 +1,5 @@
-"""Command line: ``energy-routing {validate,plan,archive,verify,replay,size,serving}``.
+"""Command line: ``energy-routing {validate,plan,archive,verify,replay,size,serving,site,
+site-plan}``.
 
 ``validate`` checks a config (and that every task has a feasible model) without running
 anything; ``plan`` sizes a run before it is submitted; ``archive`` packs results with their
@@ -150,10 +151,25 @@ def _serving(args) -> int:
     return 0
 
 
+def _site(command: str, argv: list[str]) -> int:
+    """``energy-routing site`` and ``site-plan``: their own options, handed to
+    :mod:`energy_routing.studies.site_plan`."""
+    from energy_routing.studies import site_plan
+
+    run = site_plan.site_main if command == "site" else site_plan.plan_main
+    try:
+        return run(argv)
+    except (ValueError, OSError, KeyError) as err:
+        print(f"energy-routing {command}: error: {err}", file=sys.stderr)
+        return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["size"]:
         return _size(argv[1:])
+    if argv[:1] in (["site"], ["site-plan"]):
+        return _site(argv[0], argv[1:])
     parser = argparse.ArgumentParser(prog="energy-routing", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("validate", help="check a config without running anything")
@@ -240,6 +256,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--idle-power", type=float, help="idle power per accelerator [W]")
     p.add_argument("--json", action="store_true", help="print one point as JSON")
     p.set_defaults(func=_serving)
+    sub.add_parser(
+        "site",
+        help="one PV + battery design at a TMY site over a year, with weather intervals "
+        "(energy-routing site --help)",
+        add_help=False,
+    )
+    sub.add_parser(
+        "site-plan",
+        help="cheapest PV + battery design reaching a renewable fraction with a given "
+        "confidence (energy-routing site-plan --help)",
+        add_help=False,
+    )
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -12,8 +12,8 @@ leaves such exceptions out). String-valued coordinate variables did exactly that
   (``.test/config.yaml``, few trials, short horizon): the task and difficulty grids of the
   characterize stage, Monte Carlo shards of two routing errors and two trial ranges, their
   merge, the datasets of the policy, dispatcher and storage studies (docs/model.md §12) and
-  the storage grid at a real site (§13); and the checker's exit status 2 on a file with a
-  string coordinate variable, so these tests can fail.
+  the storage grid at a real site (§13) and the year at a site (§15); and the checker's
+  exit status 2 on a file with a string coordinate variable, so these tests can fail.
 * Slow: every ``.nc`` file of a real Snakemake run of the tiny config (the session's
   ``tiny_run``, shared with the golden and end-to-end tests), shards included.
 
@@ -112,6 +112,21 @@ def _studies(cfg: dict, grid_nc: Path, out: Path) -> dict[str, Path]:
         dataset=files["site_storage"],
         part_json=out / "site_storage.json",
     )
+    from energy_routing.stages import site_year
+
+    cfg["site_year"].update(
+        weather_files=["723170TYA.CSV"],
+        years=20,
+        pv_kwp_per_kw=[4.0, 8.0],
+        battery_hours=[0.0, 8.0],
+    )
+    files["site_year"] = out / "site_year.nc"
+    site_year.site_year(
+        json.loads(registry.stage_config(cfg, "site_year")),
+        grid_nc=grid_nc,
+        dataset=files["site_year"],
+        part_json=out / "site_year.json",
+    )
     return files
 
 
@@ -150,7 +165,17 @@ def cf_problems(path: Path, out: Path) -> list[str]:
 
 @pytest.mark.parametrize(
     "kind",
-    ["tasks", "difficulty", "shard", "merged", "policies", "routers", "storage", "site_storage"],
+    [
+        "tasks",
+        "difficulty",
+        "shard",
+        "merged",
+        "policies",
+        "routers",
+        "storage",
+        "site_storage",
+        "site_year",
+    ],
 )
 def test_checker_exits_0_with_no_findings(nc_files, kind, tmp_path):
     problems = cf_problems(nc_files[kind], tmp_path / "report.json")

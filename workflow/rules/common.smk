@@ -159,6 +159,8 @@ def summary_parts():
     if REALWORLD:
         for stage in ("carbon", "calibration", "day_night", "site_storage"):
             parts[stage] = out(stage)["part"]
+    if CONFIG["site_year"]["activate"]:
+        parts["site_year"] = out("site_year")["part"]
     return parts
 
 
@@ -195,6 +197,8 @@ def archived_outputs():
         data.append(out("storage")["dataset"])
     if REALWORLD:
         data.append(out("site_storage")["dataset"])
+    if CONFIG["site_year"]["activate"]:
+        data.append(out("site_year")["dataset"])
     return final_outputs() + [f for f in data if f not in final_outputs()]
 
 

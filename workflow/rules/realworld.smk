@@ -1,6 +1,7 @@
 # The real-world studies (docs/model.md §13), when realworld.activate: carbon of the
 # auxiliary energy, calibration against EcoLogits with its sensitivity, the day-night
-# study at a real site and the storage grid there.
+# study at a real site and the storage grid there; and, when site_year.activate, a year at
+# each site with the planner's PV x battery grid (docs/model.md §15).
 
 
 rule carbon:
@@ -75,3 +76,22 @@ rule site_storage:
         cfg=stage_config("site_storage"),
     script:
         "../scripts/site_storage.py"
+
+
+rule site_year:
+    input:
+        code=code("site_year"),
+        grid=out("characterize")["grid"],
+    output:
+        **out("site_year"),
+    log:
+        "results/logs/realworld/site_year.log",
+    benchmark:
+        "results/benchmarks/realworld/site_year.tsv"
+    conda:
+        "../envs/energy-routing.yaml"
+    threads: 1
+    params:
+        cfg=stage_config("site_year"),
+    script:
+        "../scripts/site_year.py"

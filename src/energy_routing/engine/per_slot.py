@@ -50,6 +50,7 @@ import numba
 import numpy as np
 
 from energy_routing.engine.policies import KIND_DEFERRAL, KIND_STATIC
+from energy_routing.engine.storage import store_step
 
 #: Names of the scalar state carried across chunks, in storage order.
 STATE_FIELDS: tuple[str, ...] = (
@@ -356,18 +357,9 @@ def slot_chunk(
         b += x
         if b < bmin:
             bmin = b
-        if keep != 1.0:
-            s = s * keep
-        if x >= 0.0:
-            s = s + eta_c * x
-            if s > capacity:
-                spill += (s - capacity) / eta_c
-                s = capacity
-        else:
-            s = s + x / eta_d
-            if s < 0.0:
-                aux -= s * eta_d
-                s = 0.0
+        s, spilled, topped = store_step(s, x, capacity, eta_c, eta_d, keep, np.inf, np.inf)
+        spill += spilled
+        aux += topped
         d = x - shift
         s1 += d
         s2 += d * d

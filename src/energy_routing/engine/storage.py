@@ -1,4 +1,4 @@
-"""The battery the harvest charges and the tasks draw from (docs/model.md §6, §12.1).
+"""The battery the harvest charges and the tasks draw from (docs/model.md §6, §12.1, §15).
 
 :class:`Storage` describes the energy store of one scenario. The default, an unbounded
 and lossless store, is the floored battery F_t of Theorem 1: it never spills and its
@@ -15,6 +15,11 @@ slot at a time, in this order (stored energy s, net flow x_t = R_t - C_t, all in
 With capacity = inf, eta_charge = eta_discharge = 1 and no self-discharge these are
 exactly the floating-point operations of the fast path's floored battery, so the
 auxiliary energy is bit-identical to Theorem 1's injections (tested).
+
+:func:`store_step` is the one home of these steps, with optional charge and discharge
+power limits (docs/model.md §15): the per-slot kernel calls it without limits, and
+:func:`walk_years` with them, walking a store through whole years of hourly PV against a
+load (the year at a real site, checked against Vessim's batteries).
 """
 
 from __future__ import annotations
@@ -24,9 +29,62 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numba
 import numpy as np
 
-__all__ = ["Storage"]
+__all__ = ["YEAR_COLUMNS", "Storage", "store_step", "walk_years"]
+
+
+@numba.njit(nogil=True, cache=True)
+def store_step(s, x, capacity, eta_c, eta_d, keep, charge_max, discharge_max):  # pragma: no cover
+    """One slot of the store's bookkeeping, the only home of steps 1-3 above
+    (docs/model.md §12.1, §15).
+
+    Parameters
+    ----------
+    s : float
+        Stored energy at the start of the slot [J].
+    x : float
+        Net flow of the slot, harvest minus consumption [J].
+    capacity : float
+        Largest stored energy [J] (``inf``: unbounded).
+    eta_c, eta_d : float
+        Charging and discharging efficiency [1].
+    keep : float
+        Fraction of the stored energy kept over the slot (1 - self-discharge) [1].
+    charge_max, discharge_max : float
+        Largest surplus the store takes in and largest deficit it delivers in the slot
+        [J] (power limit x slot length; ``inf``: no limit). A surplus above
+        ``charge_max`` is spilled, a deficit above ``discharge_max`` is auxiliary energy.
+
+    Returns
+    -------
+    (s, spilled, aux) : tuple of float
+        Stored energy at the end of the slot, harvest spilled and auxiliary energy in the
+        slot [J]. With no power limits these are the operations the per-slot kernel has
+        always done, so its results are unchanged bit for bit (the golden file).
+    """
+    spilled = 0.0
+    aux = 0.0
+    if keep != 1.0:
+        s = s * keep
+    if x >= 0.0:
+        if x > charge_max:
+            spilled = x - charge_max
+            x = charge_max
+        s = s + eta_c * x
+        if s > capacity:
+            spilled += (s - capacity) / eta_c
+            s = capacity
+    else:
+        if x < -discharge_max:
+            aux = -discharge_max - x
+            x = -discharge_max
+        s = s + x / eta_d
+        if s < 0.0:
+            aux -= s * eta_d
+            s = 0.0
+    return s, spilled, aux
 
 
 @dataclass(frozen=True)
@@ -143,3 +201,77 @@ class Storage:
         if section.get("capacity_J", None) is None:
             section["capacity_J"] = math.inf
         return cls(**section)
+
+
+#: Columns of :func:`walk_years`'s output, per simulated year [J] (``s_end``: stored energy
+#: at the end of the year).
+YEAR_COLUMNS = ("pv_J", "load_J", "direct_J", "grid_J", "spilled_J", "drawn_J", "s_end_J")
+
+
+@numba.njit(nogil=True, cache=True)
+def walk_years(
+    pv_W, pv_scale, load_J, dt_s, s0, capacity, eta_c, eta_d, keep, charge_max, discharge_max
+):  # pragma: no cover - numba
+    """Walk a store through consecutive years of hourly PV power (docs/model.md §15).
+
+    Parameters
+    ----------
+    pv_W : ndarray (n_years, 8760)
+        Hourly mean PV power per unit of array [W/unit]; power is held within the hour.
+    pv_scale : float
+        Array size [units, e.g. kWp].
+    load_J : ndarray (n_slots,)
+        Consumption of each slot of a year [J]; ``n_slots * dt_s`` is one year and
+        ``3600 / dt_s`` a whole number of slots.
+    dt_s : float
+        Slot length [s].
+    s0 : float
+        Stored energy at the start of the first year [J]; each year starts where the
+        previous one ended.
+    capacity, eta_c, eta_d, keep, charge_max, discharge_max : float
+        The store of :func:`store_step` (``capacity = charge_max = discharge_max = 0``: no
+        store).
+
+    Returns
+    -------
+    ndarray (n_years, 7)
+        Per year, the columns of :data:`YEAR_COLUMNS`: PV energy, consumption, PV used
+        directly (``min(PV, load)`` per slot), auxiliary (grid) energy, spilled PV,
+        energy drawn from the store (before the discharge loss) and the stored energy at
+        the end [J].
+    """
+    n_years = pv_W.shape[0]
+    n = load_J.size
+    per_hour = n // pv_W.shape[1]
+    out = np.zeros((n_years, 7))
+    s = s0
+    for y in range(n_years):
+        pv_sum = 0.0
+        load_sum = 0.0
+        direct = 0.0
+        grid = 0.0
+        spill = 0.0
+        drawn = 0.0
+        for t in range(n):
+            p = pv_W[y, t // per_hour] * pv_scale * dt_s
+            c = load_J[t]
+            x = p - c
+            s_before = s * keep
+            s, spilled, aux = store_step(
+                s, x, capacity, eta_c, eta_d, keep, charge_max, discharge_max
+            )
+            pv_sum += p
+            load_sum += c
+            direct += min(p, c)
+            grid += aux
+            spill += spilled
+            if x < 0.0:
+                drawn += s_before - s
+        out[y, 0] = pv_sum
+        out[y, 1] = load_sum
+        out[y, 2] = direct
+        out[y, 3] = grid
+        out[y, 4] = spill
+        out[y, 5] = drawn
+        out[y, 6] = s
+    return out

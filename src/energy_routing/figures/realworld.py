@@ -439,3 +439,61 @@ def fig_site_storage(part: dict):
     ax.legend(fontsize="x-small", loc="center right")
     fig.tight_layout()
     return fig
+
+
+def fig_site_year(part: dict):
+    """Renewable fraction over PV size and battery capacity at each site, the planner's
+    design and the cost-optimal frontier (docs/model.md §15).
+
+    Parameters
+    ----------
+    part : dict
+        :func:`energy_routing.studies.site_plan.site_year_study`'s summary: ``axes``
+        (``pv_kwp``, ``battery_kwh``), and per site in ``sites`` its ``contour`` (mean
+        renewable fraction over simulated years and its (1 - confidence) quantile, both
+        (pv, battery) at the chosen design's battery power), ``design`` and ``frontier``.
+    """
+    sites = part["sites"]
+    pv = np.asarray(part["axes"]["pv_kwp"])
+    kwh = np.asarray(part["axes"]["battery_kwh"])
+    target, conf = part["target_renewable"], part["confidence"]
+    fig, axes = plt.subplots(
+        1, len(sites), figsize=(4.0 * len(sites) + 1.0, 4.6), squeeze=False, layout="constrained"
+    )
+    levels = np.linspace(0.0, 1.0, 11)
+    for ax, site in zip(axes[0], sites, strict=True):
+        ax.set_title(
+            f"{site['site'].title()}\n{site['pv_kWh_per_kWp']:.0f} kWh/kWp/yr",
+            fontsize="small",
+        )
+        if "contour" not in site:
+            ax.text(0.5, 0.5, site.get("plan_error", "no design"), ha="center", wrap=True)
+            continue
+        mean = np.asarray(site["contour"]["renewable_fraction_mean"])
+        quant = np.asarray(site["contour"]["renewable_fraction_quantile"])
+        filled = ax.contourf(pv, kwh, mean.T, levels=levels, cmap="viridis", vmin=0, vmax=1)
+        lines = ax.contour(pv, kwh, mean.T, levels=levels, colors="white", linewidths=0.4)
+        ax.clabel(lines, fmt="%.1f", fontsize="xx-small")
+        if quant.min() < target < quant.max():
+            ax.contour(pv, kwh, quant.T, levels=[target], colors="orange", linewidths=1.5)
+        front = site["frontier"]
+        ax.plot(
+            [f["pv_kwp"] for f in front],
+            [f["battery_kwh"] for f in front],
+            "w--",
+            marker=".",
+            lw=0.8,
+            label="cost-optimal frontier",
+        )
+        d = site["design"]
+        ax.plot(d["pv_kwp"], d["battery_kwh"], "r*", ms=14, label="planner's design")
+        ax.set(xlabel="PV array [kWp]", ylabel="Battery [kWh]")
+    axes[0][0].plot([], [], color="orange", label=f"{target:g} reached in {conf:.0%} of years")
+    axes[0][0].legend(fontsize="x-small", loc="upper left")
+    fig.colorbar(filled, ax=axes[0].tolist(), label="Mean renewable fraction [-]")
+    fig.suptitle(
+        f"A year at each site: load {part['load']}, {part['years']} simulated years, battery "
+        f"power {sites[0].get('contour', {}).get('battery_kw', float('nan')):.3g} kW",
+        fontsize="small",
+    )
+    return fig

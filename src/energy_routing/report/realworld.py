@@ -26,7 +26,7 @@ def section(s: dict) -> list[str]:
     """Markdown lines of the section; empty when the studies did not run."""
     from energy_routing.report.tables import _table
 
-    if not {"carbon", "calibration", "day_night", "site_storage"} & set(s):
+    if not {"carbon", "calibration", "day_night", "site_storage", "site_year"} & set(s):
         return []
     out = ["## Real-world inputs", ""]
     out += [
@@ -151,6 +151,8 @@ def section(s: dict) -> list[str]:
             f"{_kwh(trace['daily_p95_J']):.3g} kWh).",
             "",
         ]
+    if "site_year" in s:
+        out += site_year_lines(s["site_year"])
     if "carbon" in s:
         c = s["carbon"]
         year = c["year"] if c["year"] is not None else "no year stated"
@@ -221,3 +223,61 @@ def serving_law_lines(law: dict) -> list[str]:
         _table(rows, 3),
         "",
     ]
+
+
+def _iv(m: dict, key: str, fmt: str) -> str:
+    """``mean [lo, hi]`` of a metric across simulated years."""
+    lo, hi = m[f"{key}_interval95"]
+    return f"{m[key]:{fmt}} [{lo:{fmt}}, {hi:{fmt}}]"
+
+
+def site_year_lines(sy: dict) -> list[str]:
+    """The "A year at each site" subsection (docs/model.md §15), from the ``site_year``
+    entry of ``summary.json``."""
+    from energy_routing.report.tables import _table
+
+    cost = sy["cost_model"]
+    out = ["### A year at each site: PV and battery for a renewable target", ""]
+    out += [
+        f"Load: {sy['load']} ({sy['load_kWh_per_year']:.0f} kWh/yr). Every design runs the "
+        f"TMY year from the battery's periodic steady state, then one warm-up year and "
+        f"{sy['years']} simulated years ({sy['resampling']}), in {sy['slot_s']:g} s slots; "
+        f"battery charge/discharge efficiency {sy['battery']['eta_charge']:g}/"
+        f"{sy['battery']['eta_discharge']:g}, self-discharge "
+        f"{sy['battery']['self_discharge_per_day']:g} per day. The planner's design is the "
+        f"cheapest of the grid whose renewable fraction reaches {sy['target_renewable']:g} in "
+        f"at least {sy['confidence']:.0%} of the simulated years; cost per year = capital "
+        f"annuities ({cost['pv_per_kwp']:g} USD/kWp over {cost['pv_lifetime_years']:g} yr; "
+        f"{cost['battery_per_kwh']:g} USD/kWh and {cost['battery_per_kw']:g} USD/kW over "
+        f"{cost['battery_lifetime_years']:g} yr; discount rate {cost['discount_rate']:g}) + "
+        f"grid energy at {cost['grid_price_per_kwh']:g} USD/kWh + its carbon "
+        f"({sy['carbon_region']}, {sy['g_co2e_per_kWh']:.0f} g CO2e/kWh) at "
+        f"{cost['carbon_price_per_kg']:g} USD/kg. Values: mean over the simulated years "
+        "[95% interval of one year]; margin: the renewable fraction of the year at the "
+        "(1 - confidence) quantile minus the target.",
+        "",
+    ]
+    rows = []
+    for site in sy["sites"]:
+        if "design" not in site:
+            rows.append({"site": site["site"].title(), "design": site.get("plan_error", "")})
+            continue
+        d, m = site["design"], site["metrics"]
+        rows.append(
+            {
+                "site": site["site"].title(),
+                "kWh/kWp/yr": f"{site['pv_kWh_per_kWp']:.0f}",
+                "PV kWp": f"{d['pv_kwp']:.3g}",
+                "battery kWh / kW": f"{d['battery_kwh']:.3g} / {d['battery_kw']:.3g}",
+                "USD/yr": f"{site['cost_per_year']['total']:.0f}",
+                "margin": f"{site['margin']:+.3f}",
+                "renewable fraction": _iv(m, "renewable_fraction", ".3f"),
+                "grid kWh/yr": _iv(m, "grid_kWh_per_year", ".0f"),
+                "spilled kWh/yr": _iv(m, "spilled_kWh_per_year", ".0f"),
+                "full cycles/yr": _iv(m, "full_cycles_per_year", ".0f"),
+                "kg CO2e/yr": _iv(m, "kg_co2e_per_year", ".0f"),
+            }
+        )
+    out += [_table(pd.DataFrame(rows), 3), ""]
+    out += [f"Missed deadlines: {sy['missed_deadlines_note']}.", ""]
+    return out

@@ -20,6 +20,7 @@ changes (:func:`energy_routing.stages.registry.code_modules`).
 ``calibration``   energy per token against EcoLogits, and sensitivity (docs/model.md §13)
 ``day_night``     what the day-night cycle of a PV array costs (docs/model.md §13)
 ``site_storage``  the storage a real PV site needs (docs/model.md §12.7, §13)
+``site_year``     a year at each site: PV x battery designs and the planner (§15)
 ``registry``      the table of stages and figures the workflow is built from
 ``common``        helpers the stages share: logging, loading, threads, writing studies
 ``resources``     jobs, core-hours and memory of a run, before it is submitted

@@ -153,3 +153,13 @@ def figure_carbon(modes, *, carbon_json):
     part = json.loads(Path(carbon_json).read_text())
     rows = [r for r in part["rows"] if r["consumption"] in modes]
     return realworld.fig_carbon(rows, part)
+
+
+def figure_site_year(modes, *, site_year_json):
+    """Renewable fraction over PV and battery at each site, with the planner's design and
+    the cost-optimal frontier (docs/model.md §15)."""
+    import json
+
+    from energy_routing.figures import realworld
+
+    return realworld.fig_site_year(json.loads(Path(site_year_json).read_text()))

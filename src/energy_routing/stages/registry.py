@@ -131,6 +131,7 @@ POLICIES = "results/policies/{scenario}.nc"
 ROUTERS = "results/routers/routers.nc"
 STORAGE = "results/storage/grid.nc"
 SITE_STORAGE = "results/realworld/site_storage.nc"
+SITE_YEAR = "results/realworld/site_year.nc"
 #: Monte Carlo settings the policy, dispatcher and storage studies read.
 STUDY_MC_KEYS = (
     "montecarlo.seed",
@@ -268,6 +269,11 @@ STAGES: dict[str, Stage] = {
             "realworld.storage",
         ),
         {"dataset": SITE_STORAGE, "part": "results/parts/site_storage.json"},
+    ),
+    "site_year": Stage(
+        "energy_routing.stages.site_year",
+        ("dt_s", "supply", "load", "carbon", "site_year"),
+        {"dataset": SITE_YEAR, "part": "results/parts/site_year.json"},
     ),
 }
 
@@ -426,6 +432,16 @@ FIGURES: tuple[Figure, ...] = (
         "5. Real-world inputs",
         activate="realworld",
         inputs={"site_storage_json": "results/parts/site_storage.json"},
+        readme=True,
+    ),
+    Figure(
+        "fig_site_year",
+        "fig_site_year",
+        "figure_site_year",
+        "A year at three sites: renewable fraction over PV and battery, and the planner's design",
+        "5. Real-world inputs",
+        activate="site_year",
+        inputs={"site_year_json": "results/parts/site_year.json"},
         readme=True,
     ),
     Figure(

@@ -267,6 +267,25 @@ class _SolarState:
     sources: dict = field(default_factory=dict)  # simulated day -> weather day
 
 
+#: Days in each month of a non-leap year.
+MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
+def same_month_day(calendar_day, u):
+    """The weather day that a simulated calendar day takes when days are resampled within
+    their month (docs/model.md §13): day ``first + floor(u * n)`` of the ``n`` days of its
+    month, ``u`` uniform in [0, 1); vectorised over both arguments (0-based days of a
+    non-leap year).
+
+    >>> int(same_month_day(40, 0.0)), int(same_month_day(40, 0.999))
+    (31, 58)
+    """
+    cal = np.asarray(calendar_day, dtype=np.int64)
+    month = np.repeat(np.arange(12), MONTH_DAYS)[cal]
+    first = np.concatenate([[0], np.cumsum(MONTH_DAYS)[:-1]])[month]
+    return first + (np.asarray(u, dtype=float) * MONTH_DAYS[month]).astype(np.int64)
+
+
 @register
 @dataclass(frozen=True, eq=False)
 class SolarHarvest:
@@ -356,8 +375,7 @@ class SolarHarvest:
     @property
     def month_of_day(self) -> np.ndarray:
         """Calendar month (0-11) of each day of a non-leap year."""
-        lengths = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
-        return np.repeat(np.arange(12), lengths)
+        return np.repeat(np.arange(12), MONTH_DAYS)
 
     @property
     def var_J2(self) -> float:
@@ -375,8 +393,7 @@ class SolarHarvest:
         if not self.resample_days:
             return self.days[cal]
         if d not in state.sources:
-            same = np.flatnonzero(self.month_of_day == self.month_of_day[cal])
-            state.sources[d] = int(same[int(rng.random() * same.size)])
+            state.sources[d] = int(same_month_day(cal, rng.random()))
         return self.days[state.sources[d]]
 
     def draw(self, rng: np.random.Generator, n_slots: int, state: _SolarState, out=None):

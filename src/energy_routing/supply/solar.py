@@ -34,23 +34,37 @@ SOLAR_WEATHER_FILES: dict[str, tuple[str, str]] = {
 
 
 def weather_file(name: str) -> Path:
-    """Path of a TMY file shipped in the installed pvlib package (``pvlib/data/<name>``).
+    """Path of a TMY file: one shipped in the installed pvlib package
+    (``pvlib/data/<name>``, :data:`SOLAR_WEATHER_FILES`), or any TMY3 / TMY2 file a user
+    names by its path.
 
     Raises
     ------
     ValueError
-        When ``name`` is not one of :data:`SOLAR_WEATHER_FILES`.
+        When ``name`` is neither a shipped file nor an existing file.
     FileNotFoundError
-        When pvlib is installed without the file.
+        When pvlib is installed without the shipped file.
     """
     if name not in SOLAR_WEATHER_FILES:
+        path = Path(name).expanduser()
+        if path.is_file():
+            return path.resolve()
         raise ValueError(
-            f"unknown weather file {name!r}; pvlib ships {sorted(SOLAR_WEATHER_FILES)}"
+            f"weather file {name!r} is neither an existing TMY3/TMY2 file nor one that "
+            f"pvlib ships ({', '.join(sorted(SOLAR_WEATHER_FILES))})"
         )
     path = Path(str(metadata.distribution("pvlib").locate_file(f"pvlib/data/{name}")))
     if not path.is_file():
         raise FileNotFoundError(f"pvlib does not ship {path}")
     return path
+
+
+def weather_reader(name: str) -> str:
+    """``tmy3`` or ``tmy2``: the reader of a weather file (a shipped file's own; for a user's
+    file, ``tmy2`` when its name ends in ``.tm2``, else ``tmy3``)."""
+    if name in SOLAR_WEATHER_FILES:
+        return SOLAR_WEATHER_FILES[name][0]
+    return "tmy2" if str(name).lower().endswith(".tm2") else "tmy3"
 
 
 @functools.lru_cache(maxsize=16)
@@ -96,12 +110,22 @@ def _pv_hourly_compute(
     import pandas as pd
     import pvlib
 
-    reader, _ = SOLAR_WEATHER_FILES[name]
+    reader = weather_reader(name)
     path = weather_file(name)
-    if reader == "tmy3":
-        data, meta = pvlib.iotools.read_tmy3(str(path), coerce_year=1990, map_variables=True)
-    else:
-        data, meta = pvlib.iotools.read_tmy2(str(path))
+    try:
+        if reader == "tmy3":
+            data, meta = pvlib.iotools.read_tmy3(str(path), coerce_year=1990, map_variables=True)
+        else:
+            data, meta = pvlib.iotools.read_tmy2(str(path))
+    except Exception as err:  # pvlib's parsers raise many kinds on a malformed file
+        raise ValueError(
+            f"weather file {name!r} is not a readable {reader.upper()} file ({err})"
+        ) from None
+    if len(data) < 365 * HOURS_PER_DAY:
+        raise ValueError(
+            f"weather file {name!r} holds {len(data)} hours; a typical year needs 8760"
+        )
+    if reader == "tmy2":
         data = data.rename(
             columns={
                 "GHI": "ghi",
@@ -112,11 +136,13 @@ def _pv_hourly_compute(
             }
         )
         data.index = data.index.map(lambda t: t.replace(year=1990))
-        if "temp_air" in data:
-            data["temp_air"] = data["temp_air"] / 10.0  # TMY2 stores tenths of deg C
+        # TMY2 stores tenths of deg C and tenths of m/s.
+        data["temp_air"] = data["temp_air"] / 10.0
+        data["wind_speed"] = data["wind_speed"] / 10.0
     data = data.iloc[: 365 * HOURS_PER_DAY]
-    # TMY values are hour-ending: the sun position of the hour's midpoint.
-    mid = data.index - pd.Timedelta(minutes=30)
+    # TMY values are hour-ending: the sun position of the hour's midpoint. pvlib labels a
+    # TMY3 hour by its end and a TMY2 hour by its start (read_tmy2 subtracts one hour).
+    mid = data.index + pd.Timedelta(minutes=-30 if reader == "tmy3" else 30)
     loc = pvlib.location.Location(
         meta["latitude"], meta["longitude"], altitude=meta.get("altitude", 0.0)
     )
@@ -166,7 +192,9 @@ def _pv_hourly_compute(
         "longitude": float(meta["longitude"]),
         "utc_offset_h": float(meta.get("TZ", 0.0)),
         "weather_file": name,
-        "description": SOLAR_WEATHER_FILES[name][1],
+        "description": SOLAR_WEATHER_FILES[name][1]
+        if name in SOLAR_WEATHER_FILES
+        else f"{reader.upper()}, {Path(name).name}",
     }
     return (
         ac(poa["poa_global"]),
@@ -196,7 +224,8 @@ def pv_hourly(
     Parameters
     ----------
     weather : str
-        A TMY file that pvlib ships, see :data:`SOLAR_WEATHER_FILES`.
+        A TMY file that pvlib ships (:data:`SOLAR_WEATHER_FILES`), or the path of any
+        TMY3 or TMY2 file (:func:`weather_file`).
     tilt_deg, azimuth_deg : float
         Array tilt from horizontal and azimuth clockwise from north [degrees].
     capacity_kw : float
