@@ -141,7 +141,8 @@ def test_cluster_sizing_example(default_cfg):
     assert df.jobs.sum() < 500
 
 
-def test_cli_validate_and_plan(capsys, tmp_path):
+def test_cli_validate_and_plan(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
     default = str(ROOT / "config" / "config.yaml")
     assert cli.main(["validate", "--configfile", default]) == 0
     assert "valid" in capsys.readouterr().out
@@ -151,6 +152,73 @@ def test_cli_validate_and_plan(capsys, tmp_path):
     bad.write_text("tasks: []\n")
     assert cli.main(["validate", "--configfile", str(bad)]) == 2
     assert "'tasks' must have at least 1 item" in capsys.readouterr().err
+    # A partial file, merged over config/config.yaml as Snakemake merges it.
+    partial = tmp_path / "partial.yaml"
+    partial.write_text("montecarlo: {trials: 20}\n")
+    assert cli.main(["validate", "--configfile", str(partial)]) == 0
+    assert "10 tasks" in capsys.readouterr().out
+    # Three independent problems: all three, one line each after the count.
+    three = tmp_path / "three.yaml"
+    three.write_text("arrival_rate: -1\ncolour: red\nsupply: {model: ar1}\n")
+    assert cli.main(["validate", "--configfile", str(three)]) == 2
+    err = capsys.readouterr().err
+    assert "3 problems in the config" in err
+    for key in ("'arrival_rate'", "'colour'", "'supply.phi'"):
+        assert key in err
+
+
+def _archive_with_manifest(path, text: str):
+    import io
+
+    with tarfile.open(path, "w:gz") as tar:
+        info = tarfile.TarInfo(archive.MANIFEST)
+        info.size = len(text)
+        tar.addfile(info, io.BytesIO(text.encode()))
+    return path
+
+
+#: A user's mistakes on the command line: (arguments, words of the one-line error). The
+#: paths are relative to a temporary directory holding the files made below.
+USER_ERRORS = [
+    (["validate", "--configfile", "nope.yaml"], "config file 'nope.yaml' does not exist"),
+    (["validate", "--configfile", "broken.yaml"], "is not valid YAML"),
+    (["validate", "--configfile", "binary.yaml"], "is not UTF-8 text"),
+    (["validate", "--configfile", "list.yaml"], "must hold a mapping"),
+    (["validate", "--configfile", "adir"], "is not a file"),
+    (["validate", "--workflow-configfile", "nope.yaml"], "no --configfile was given"),
+    (["plan", "--configfile", "broken.yaml"], "is not valid YAML"),
+    (["plan", "--configfile", "twice.yaml"], "'montecarlo' appears twice"),
+    (["archive", "--results", "nope"], "results directory 'nope' does not exist"),
+    (["archive", "--results", "adir", "--configfile", "broken.yaml"], "is not valid YAML"),
+    (["verify", "nope.tar.gz"], "cannot be read as a tar.gz archive"),
+    (["verify", "junk.tar.gz"], "cannot be read as a tar.gz archive"),
+    (["verify", "empty-manifest.tar.gz"], "is not a manifest of this package"),
+    (["verify", "list-manifest.tar.gz"], "is not a manifest of this package"),
+    (["replay", "junk.tar.gz", "--no-install"], "cannot be read as a tar.gz archive"),
+    (["replay", "junk.tar.gz", "--against", "nope"], "--against 'nope': no such directory"),
+    (["replay", "junk.tar.gz", "--json", "no/x.json"], "its directory does not exist"),
+    (["size", "--grid", "nope.nc", "--max-aux", "1"], "nope.nc"),
+]
+
+
+@pytest.mark.parametrize(("argv", "words"), USER_ERRORS, ids=[" ".join(a) for a, _ in USER_ERRORS])
+def test_a_users_mistake_is_one_line_with_status_2(tmp_path, monkeypatch, capsys, argv, words):
+    """No traceback for a user's mistake: one line on stderr naming it, exit status 2."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text((ROOT / "config" / "config.yaml").read_text())
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "broken.yaml").write_text("tasks: [\n")
+    (tmp_path / "binary.yaml").write_bytes(b"\x00\xff\xfe")
+    (tmp_path / "list.yaml").write_text("- a\n- b\n")
+    (tmp_path / "twice.yaml").write_text("montecarlo: {seed: 1}\nmontecarlo: {seed: 2}\n")
+    (tmp_path / "junk.tar.gz").write_text("not an archive")
+    _archive_with_manifest(tmp_path / "empty-manifest.tar.gz", "{}")
+    _archive_with_manifest(tmp_path / "list-manifest.tar.gz", "[1]")
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
+    assert err.count("\n") == 1 and err.startswith(f"energy-routing {argv[0]}: error: ")
 
 
 def test_archive_only_listed_files(results, tmp_path):

@@ -11,27 +11,37 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from energy_routing import config
+from energy_routing.errors import EnergyRoutingError
 from energy_routing.model import grids
 from energy_routing.replay import archive
 from energy_routing.stages import resources
 
 
-def _validate(args) -> int:
-    cfg = config.load(args.configfile)
+def _load(args) -> dict:
+    """The config ``snakemake --configfile <files>`` runs: the workflow's own file with
+    every given one merged over it (:func:`energy_routing.config.load_merged`), checked,
+    with a feasible model for every task."""
+    cfg = config.load_merged(args.configfile, args.workflow_configfile)
     grids.task_grid(cfg)
+    return cfg
+
+
+def _validate(args) -> int:
+    cfg = _load(args)
     n = sum(len(s["routing_errors"]) for s in config.scenarios(cfg).values())
+    names = " + ".join([args.workflow_configfile, *args.configfile])
     print(
-        f"{args.configfile}: valid ({len(cfg['tasks'])} tasks, {len(cfg['models'])} models, "
+        f"{names}: valid ({len(cfg['tasks'])} tasks, {len(cfg['models'])} models, "
         f"{len(config.scenarios(cfg))} scenarios, {n} scenario x routing-error runs)"
     )
     return 0
 
 
 def _plan(args) -> int:
-    cfg = config.load(args.configfile)
-    grids.task_grid(cfg)
+    cfg = _load(args)
     rate = resources.calibrate(cfg) if args.calibrate else resources.SLOT_TRIAL_SECONDS
     table = resources.plan(cfg, rate)
     print(
@@ -44,6 +54,12 @@ def _plan(args) -> int:
 
 
 def _archive(args) -> int:
+    if not Path(args.results).is_dir():
+        raise archive.ArchiveError(
+            f"results directory {args.results!r} does not exist: run the workflow first or "
+            "name it with --results"
+        )
+    config.read_yaml(args.configfile)  # it exists, is YAML and gives no key twice
     out = args.output or archive.default_name(args.name)
     manifest = archive.create(out, results=args.results, config=args.configfile)
     n_source = len((manifest["source"] or {}).get("files", {}))
@@ -66,6 +82,10 @@ def _verify(args) -> int:
 def _replay(args) -> int:
     from energy_routing.replay import run as replay
 
+    if args.against and not Path(args.against).is_dir():
+        raise EnergyRoutingError(f"--against {args.against!r}: no such directory")
+    if args.json and not Path(args.json).resolve().parent.is_dir():
+        raise EnergyRoutingError(f"--json {args.json!r}: its directory does not exist")
     report = replay.replay(
         args.archive,
         workdir=args.workdir,
@@ -96,17 +116,39 @@ def _size(argv: list[str]) -> int:
         return 2
 
 
+def _config_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--configfile",
+        nargs="+",
+        default=[],
+        metavar="FILE",
+        help="config files merged, in order, over the workflow's own, as Snakemake's "
+        "--configfile does (default: none, the workflow's config alone)",
+    )
+    p.add_argument(
+        "--workflow-configfile",
+        default=config.WORKFLOW_CONFIGFILE,
+        metavar="FILE",
+        help="the Snakefile's configfile, relative to the working directory (default: %(default)s)",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["size"]:
         return _size(argv[1:])
     parser = argparse.ArgumentParser(prog="energy-routing", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("validate", help="check a config without running anything")
-    p.add_argument("--configfile", default="config/config.yaml")
+    p = sub.add_parser(
+        "validate",
+        help="check a config without running anything",
+        description="Check the config `snakemake --configfile FILE...` would run, merged as "
+        "Snakemake merges it, and report every problem at once (exit status 2).",
+    )
+    _config_options(p)
     p.set_defaults(func=_validate)
-    p = sub.add_parser("plan", help="jobs, core-hours and memory per shard for a config")
-    p.add_argument("--configfile", default="config/config.yaml")
+    p = sub.add_parser("plan", help="jobs, core-hours and memory per stage for a config")
+    _config_options(p)
     p.add_argument(
         "--calibrate",
         action="store_true",
