@@ -42,12 +42,15 @@ def _validate(args) -> int:
 
 def _plan(args) -> int:
     cfg = _load(args)
-    rate = resources.calibrate(cfg) if args.calibrate else resources.SLOT_TRIAL_SECONDS
+    rate = resources.calibrate(cfg) if args.calibrate else None
     table = resources.plan(cfg, rate)
     print(
-        f"seconds per slot-trial (one core, both consumption modes): {rate:.3g}"
-        f"{' (measured here)' if args.calibrate else ' (reference machine, with margin)'}"
+        "core-hours per stage from the timing model of energy_routing.stages.resources "
+        "(checked against recorded runs: benchmarks/plan_accuracy.md); memory and wall "
+        "time are what a job reserves"
     )
+    if rate is not None:
+        print(f"Monte Carlo shards at {rate:.3g} s per slot-trial (both modes), measured here")
     print(table.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
     print(f"total: {int(table.jobs.sum())} jobs, {table.core_hours.sum():.3g} core-hours")
     return 0
