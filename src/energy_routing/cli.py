@@ -1,9 +1,12 @@
 """Command line: ``energy-routing {validate,plan,archive,verify,replay,size}``.
 
-``validate`` checks a config (and that every task has a feasible model) without running
-anything; ``plan`` sizes a run before it is submitted; ``archive`` packs results with their
-provenance and source, ``verify`` checks an archive against its manifest and ``replay``
-reruns it in its locked environment and compares every result.
+``validate`` checks the config ``snakemake --configfile FILE...`` would run (merged as
+Snakemake merges it) and that every task has a feasible model, reporting every problem at
+once; ``plan`` prices every stage's jobs before a run is submitted; ``archive`` packs
+results with their provenance and source, ``verify`` checks an archive against its manifest
+and ``replay`` reruns it in its locked environment and compares every result. A user's
+mistake (a missing or unreadable file, bad YAML, a bad key) is one line on stderr and exit
+status 2, never a traceback.
 """
 
 from __future__ import annotations
