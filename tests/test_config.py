@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 import yaml
+from snakerun import ROOT
 
 from energy_routing import config
 from energy_routing.config import ConfigError
@@ -272,3 +274,122 @@ def test_policy_sections_come_from_the_policy_classes():
         "risk_weight_per_J": [0.0, 0.002, 0.005, 0.01, 0.02, 0.05]
     }
     assert sch["myopic"]["properties"]["routing_error"]["items"]["maximum"] == 1.0
+
+
+# --- Merging as Snakemake does, every problem at once (issue 20) --------------------------
+
+
+def _write(path, text: str):
+    path.write_text(text)
+    return path
+
+
+def test_merge_follows_snakemake_update_config():
+    """Mappings merge key by key at every depth, a list or scalar replaces the old value,
+    an empty mapping changes nothing, and a later --configfile wins over an earlier one."""
+    base = ("config/config.yaml", {"a": {"x": 1, "l": [1, 2]}, "b": 1, "s": {"k": {"v": 1}}})
+    one = ("one.yaml", {"a": {"l": [3]}, "s": {}, "c": {"d": 1}})
+    two = ("two.yaml", {"a": {"x": 2}, "b": [5]})
+    merged = config.merge([base, one, two])
+    assert merged == {"a": {"x": 2, "l": [3]}, "b": [5], "s": {"k": {"v": 1}}, "c": {"d": 1}}
+    assert base[1]["a"] == {"x": 1, "l": [1, 2]}  # the layers are not modified
+    assert config.merge([base]) == base[1]
+
+
+def test_a_partial_config_is_merged_over_the_workflows_own(tmp_path, monkeypatch):
+    """`validate --configfile partial.yaml` once refused a file Snakemake runs: Snakemake
+    merges it over config/config.yaml, and so does load_merged."""
+    monkeypatch.chdir(ROOT)
+    partial = _write(tmp_path / "partial.yaml", "montecarlo: {trials: 20}\n")
+    with pytest.raises(ConfigError, match="'tasks' is a required property"):
+        config.load(partial)  # alone it is not a config
+    cfg = config.load_merged([partial])
+    assert cfg["montecarlo"]["trials"] == 20 and len(cfg["tasks"]) == 10
+    assert (
+        cfg["montecarlo"]["t_max"]
+        == config.load(ROOT / "config" / "config.yaml")["montecarlo"]["t_max"]
+    )
+    elsewhere = tmp_path / "nowhere.yaml"
+    with pytest.raises(ConfigError, match="'tasks' is a required property"):
+        config.load_merged([partial], workflow_configfile=elsewhere)  # as Snakemake, none
+    with pytest.raises(ConfigError, match="no --configfile was given"):
+        config.load_merged([], workflow_configfile=elsewhere)
+
+
+def test_three_independent_errors_are_all_reported(default_cfg):
+    """Only the first error was reported: a schema error, a rule across keys and a
+    pre-check together, each naming its key, one line each."""
+    cfg = copy.deepcopy(default_cfg)
+    cfg["arrival_rate"] = -1.0  # schema
+    cfg["tasks"][1]["name"] = "t0"  # rule across keys (unique names)
+    cfg["supply"] = {"model": "ar1"}  # ar1 without phi, checked on the config as given
+    with pytest.raises(ConfigError) as err:
+        config.validate(cfg)
+    lines = str(err.value).splitlines()
+    assert lines[0] == "3 problems in the config:"
+    assert any("'arrival_rate' must be > 0" in line for line in lines)
+    assert any("'tasks[1].name' repeats the name 't0'" in line for line in lines)
+    assert any("'supply.phi' is required with supply.model 'ar1'" in line for line in lines)
+
+
+def test_every_unknown_key_and_nan_are_named_once(default_cfg):
+    cfg = {**default_cfg, "colour": 1, "flavour": 2, "arrival_rate": float("nan")}
+    with pytest.raises(ConfigError) as err:
+        config.validate(cfg)
+    msg = str(err.value)
+    assert "'colour' is not a known key" in msg and "'flavour' is not a known key" in msg
+    assert msg.count("'arrival_rate'") == 1 and "finite" in msg  # not also "must be > 0"
+
+
+# Fuzz cases of issue 20, each through the files Snakemake would merge (load_merged).
+FUZZ = [
+    ("montecarlo: {seed: 1208925819614629174706176}\n", "'montecarlo.seed' must be <= 4294967295"),
+    ("montecarlo: {seed: 1}\nmontecarlo: {trials: 20}\n", "'montecarlo' appears twice"),
+    ("supply: {model: ar1}\n", "'supply.phi' is required with supply.model 'ar1'"),
+    (
+        "hardware: {accelerator: H100-SXM5-80GB, e_mem: 1.0e-11}\n",
+        "'hardware.e_mem' cannot be given with hardware.accelerator",
+    ),
+    ("carbon: {region: U5A}\n", "'carbon.region' must match the pattern"),
+]
+
+
+@pytest.mark.parametrize(("text", "words"), FUZZ, ids=[w.split("'")[1] for _, w in FUZZ])
+def test_issue_20_fuzz_cases_are_refused_through_the_merge(tmp_path, monkeypatch, text, words):
+    monkeypatch.chdir(ROOT)
+    with pytest.raises(ConfigError, match=re.escape(words)):
+        config.load_merged([_write(tmp_path / "x.yaml", text)])
+
+
+@pytest.mark.parametrize("value", ["1.0e-11", "2.0e-11"])
+def test_a_constant_the_accelerator_derives_is_refused_whatever_its_value(tmp_path, value):
+    """`e_mem` equal to its default was once dropped silently beside an accelerator."""
+    raw = {"tasks": [{"name": "a", "difficulty": 1.9, "deadline_s": 600}]}
+    hw = {"accelerator": "H100-SXM5-80GB", "e_mem": float(value)}
+    with pytest.raises(ConfigError, match=r"'hardware\.e_mem' cannot be given with"):
+        config.validate({**raw, "hardware": hw})
+    # Given in a --configfile beside an accelerator of the workflow's file: refused, naming
+    # the file; brought along by the workflow's file under a later accelerator: replaced.
+    base = ("config/config.yaml", {**raw, "hardware": {"accelerator": "H100-SXM5-80GB"}})
+    user = ("user.yaml", {"hardware": {"e_mem": float(value)}})
+    with pytest.raises(ConfigError, match=r"'hardware\.e_mem' cannot .* \(given in user\.yaml\)"):
+        config.validate(config.merge([base, user]), layers=[base, user])
+    base = ("config/config.yaml", {**raw, "hardware": {"e_mem": float(value)}})
+    user = ("user.yaml", {"hardware": {"accelerator": "H100-SXM5-80GB"}})
+    cfg = config.validate(config.merge([base, user]), layers=[base, user])
+    assert cfg["hardware"]["e_mem"] != float(value)  # the data sheet's
+
+
+def test_unreadable_config_files_are_one_line_errors(tmp_path):
+    cases = {
+        "bad.yaml": (b"tasks: [\n", "not valid YAML: .* at line 2, column 1$"),
+        "bin.yaml": (b"\x00\xff\xfe", "is not UTF-8 text$"),
+        "list.yaml": (b"- a\n- b\n", "must hold a mapping of keys to values, got list$"),
+    }
+    for name, (data, words) in cases.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(ConfigError, match=words) as err:
+            config.read_layers([tmp_path / name])
+        assert "\n" not in str(err.value)
+    with pytest.raises(ConfigError, match="is not a file"):
+        config.read_layers([tmp_path])

@@ -337,6 +337,14 @@ def fig2_agreement_block(bench: Path) -> str:
     return table.read_text().strip()
 
 
+def plan_accuracy_block(bench: Path) -> str:
+    """``plan``'s timing model against recorded runs (benchmarks/plan_accuracy.md)."""
+    table = bench.with_name("plan_accuracy.md")
+    if not table.exists():
+        return "Run `benchmarks/plan_accuracy.py` to compare `plan` with recorded runs."
+    return table.read_text().strip()
+
+
 def speed_block(bench: Path) -> str:
     b = json.loads(bench.read_text())
     lines = [
@@ -455,6 +463,7 @@ def main() -> None:
         text = _replace(text, "speed", speed_block(args.bench))
     text = _replace(text, "detector", detector_block(args.bench))
     text = _replace(text, "fig2_agreement", fig2_agreement_block(args.bench))
+    text = _replace(text, "plan_accuracy", plan_accuracy_block(args.bench))
     text = _replace(text, "decisions", decisions_block(args.results))
     text = _replace(text, "serving_law", serving_law_block(args.results))
     text = _replace(text, "site_year", site_year_block(args.results))

@@ -1,11 +1,16 @@
 """Command line: ``energy-routing {validate,plan,archive,verify,replay,size,serving,site,
 site-plan}``.
 
-``validate`` checks a config (and that every task has a feasible model) without running
-anything; ``plan`` sizes a run before it is submitted; ``archive`` packs results with their
-provenance and source, ``verify`` checks an archive against its manifest and ``replay``
-reruns it in its locked environment and compares every result. ``serving`` prints the
-energy per token, latency and power of one model replica under continuous batching.
+``validate`` checks the config ``snakemake --configfile FILE...`` would run (merged as
+Snakemake merges it) and that every task has a feasible model, reporting every problem at
+once; ``plan`` prices every stage's jobs before a run is submitted; ``archive`` packs
+results with their provenance and source, ``verify`` checks an archive against its manifest
+and ``replay`` reruns it in its locked environment and compares every result.
+``serving`` prints the energy per token, latency and power of one model replica under
+continuous batching; ``site`` and ``site-plan`` evaluate and size PV and storage over a
+year at a site. A user's
+mistake (a missing or unreadable file, bad YAML, a bad key) is one line on stderr and exit
+status 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -13,39 +18,58 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from energy_routing import config
+from energy_routing.errors import EnergyRoutingError
 from energy_routing.model import grids
 from energy_routing.replay import archive
 from energy_routing.stages import resources
 
 
-def _validate(args) -> int:
-    cfg = config.load(args.configfile)
+def _load(args) -> dict:
+    """The config ``snakemake --configfile <files>`` runs: the workflow's own file with
+    every given one merged over it (:func:`energy_routing.config.load_merged`), checked,
+    with a feasible model for every task."""
+    cfg = config.load_merged(args.configfile, args.workflow_configfile)
     grids.task_grid(cfg)
+    return cfg
+
+
+def _validate(args) -> int:
+    cfg = _load(args)
     n = sum(len(s["routing_errors"]) for s in config.scenarios(cfg).values())
+    names = " + ".join([args.workflow_configfile, *args.configfile])
     print(
-        f"{args.configfile}: valid ({len(cfg['tasks'])} tasks, {len(cfg['models'])} models, "
+        f"{names}: valid ({len(cfg['tasks'])} tasks, {len(cfg['models'])} models, "
         f"{len(config.scenarios(cfg))} scenarios, {n} scenario x routing-error runs)"
     )
     return 0
 
 
 def _plan(args) -> int:
-    cfg = config.load(args.configfile)
-    grids.task_grid(cfg)
-    rate = resources.calibrate(cfg) if args.calibrate else resources.SLOT_TRIAL_SECONDS
+    cfg = _load(args)
+    rate = resources.calibrate(cfg) if args.calibrate else None
     table = resources.plan(cfg, rate)
     print(
-        f"seconds per slot-trial (one core, both consumption modes): {rate:.3g}"
-        f"{' (measured here)' if args.calibrate else ' (reference machine, with margin)'}"
+        "core-hours per stage from the timing model of energy_routing.stages.resources "
+        "(checked against recorded runs: benchmarks/plan_accuracy.md); memory and wall "
+        "time are what a job reserves"
     )
+    if rate is not None:
+        print(f"Monte Carlo shards at {rate:.3g} s per slot-trial (both modes), measured here")
     print(table.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
     print(f"total: {int(table.jobs.sum())} jobs, {table.core_hours.sum():.3g} core-hours")
     return 0
 
 
 def _archive(args) -> int:
+    if not Path(args.results).is_dir():
+        raise archive.ArchiveError(
+            f"results directory {args.results!r} does not exist: run the workflow first or "
+            "name it with --results"
+        )
+    config.read_yaml(args.configfile)  # it exists, is YAML and gives no key twice
     out = args.output or archive.default_name(args.name)
     manifest = archive.create(out, results=args.results, config=args.configfile)
     n_source = len((manifest["source"] or {}).get("files", {}))
@@ -68,6 +92,10 @@ def _verify(args) -> int:
 def _replay(args) -> int:
     from energy_routing.replay import run as replay
 
+    if args.against and not Path(args.against).is_dir():
+        raise EnergyRoutingError(f"--against {args.against!r}: no such directory")
+    if args.json and not Path(args.json).resolve().parent.is_dir():
+        raise EnergyRoutingError(f"--json {args.json!r}: its directory does not exist")
     report = replay.replay(
         args.archive,
         workdir=args.workdir,
@@ -164,6 +192,23 @@ def _site(command: str, argv: list[str]) -> int:
         return 2
 
 
+def _config_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--configfile",
+        nargs="+",
+        default=[],
+        metavar="FILE",
+        help="config files merged, in order, over the workflow's own, as Snakemake's "
+        "--configfile does (default: none, the workflow's config alone)",
+    )
+    p.add_argument(
+        "--workflow-configfile",
+        default=config.WORKFLOW_CONFIGFILE,
+        metavar="FILE",
+        help="the Snakefile's configfile, relative to the working directory (default: %(default)s)",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["size"]:
@@ -172,11 +217,16 @@ def main(argv: list[str] | None = None) -> int:
         return _site(argv[0], argv[1:])
     parser = argparse.ArgumentParser(prog="energy-routing", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("validate", help="check a config without running anything")
-    p.add_argument("--configfile", default="config/config.yaml")
+    p = sub.add_parser(
+        "validate",
+        help="check a config without running anything",
+        description="Check the config `snakemake --configfile FILE...` would run, merged as "
+        "Snakemake merges it, and report every problem at once (exit status 2).",
+    )
+    _config_options(p)
     p.set_defaults(func=_validate)
-    p = sub.add_parser("plan", help="jobs, core-hours and memory per shard for a config")
-    p.add_argument("--configfile", default="config/config.yaml")
+    p = sub.add_parser("plan", help="jobs, core-hours and memory per stage for a config")
+    _config_options(p)
     p.add_argument(
         "--calibrate",
         action="store_true",

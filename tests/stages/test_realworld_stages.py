@@ -355,15 +355,20 @@ def test_single_run_skips_the_studies(single_run):
 
 def test_real_site_config_merged_into_the_default_validates():
     """`--configfile config/real_site.yaml` merges into config/config.yaml (Snakemake): the
-    default hardware constants it brings along give way to the accelerator."""
+    hardware constants the default file brings along give way to the accelerator of the
+    later file."""
     import yaml
 
     from energy_routing.model import grids
 
     base = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     real = yaml.safe_load((ROOT / "config" / "real_site.yaml").read_text())
-    merged = {**base, **real, "hardware": {**base["hardware"], **real["hardware"]}}
-    cfg = config.validate(merged)
+    layers = config.read_layers(
+        [ROOT / "config" / "config.yaml", ROOT / "config" / "real_site.yaml"]
+    )
+    merged = config.merge(layers)
+    assert merged["hardware"] == {**base["hardware"], **real["hardware"]}
+    cfg = config.validate(merged, layers=layers)
     assert cfg["hardware"]["e_mem"] != base["hardware"]["e_mem"]  # from the data sheet
     assert cfg == config.validate(real)
     grid = grids.task_grid(cfg)

@@ -157,6 +157,13 @@ BAD = [
     ("regimes.bic_penalty", "high", "'regimes.bic_penalty' must be of type number"),
     ("figures.formats", ["bmp"], "'figures.formats[0]' must be one of"),
     ("harvest.variance_scale", -1, "'harvest.variance_scale' must be >= 0"),
+    # A constant the accelerator derives, even at its default value (once dropped silently).
+    (
+        "hardware",
+        {"accelerator": "H100-SXM5-80GB", "e_mem": 1.0e-11},
+        "'hardware.e_mem' cannot be given with hardware.accelerator",
+    ),
+    ("carbon.region", "U5A", "'carbon.region' must match the pattern"),
 ]
 
 
@@ -204,3 +211,35 @@ def test_a_key_given_twice_fails_before_any_job(empty_repo, tmp_path):
     assert proc.returncode != 0
     assert "'montecarlo' appears twice" in proc.stdout + proc.stderr
     assert not (empty_repo / "results").exists()
+
+
+# `energy-routing validate` and `snakemake -n` on the same files: (file text, accepted).
+AGREE = [
+    ("montecarlo: {trials: 20}\n", True),  # partial: merged over config/config.yaml
+    ("hardware: {accelerator: H100-SXM5-80GB, e_mem: 1.0e-11}\n", False),
+    ("montecarlo: {seed: 1208925819614629174706176}\n", False),
+    ("montecarlo: {seed: 1}\nmontecarlo: {trials: 20}\n", False),
+    ("supply: {model: ar1}\n", False),
+    ("carbon: {region: U5A}\n", False),
+    ("hardware: {}\n", True),  # an empty mapping changes nothing in Snakemake's merge
+    ("scenarios: {}\n", False),  # config/config.yaml has none: the schema's default is not merged
+    ("arrival_rate: -1\ncolour: red\ntasks: [{name: a, difficulty: 1.9}]\n", False),
+]
+
+
+@pytest.mark.parametrize(("text", "accepted"), AGREE, ids=[t.split(":")[0] for t, _ in AGREE])
+def test_validate_agrees_with_the_dry_run(empty_repo, tmp_path, capsys, text, accepted):
+    """Same files, same verdict; a refusal names the same keys in both."""
+    from energy_routing import cli
+
+    path = tmp_path / "x.yaml"
+    path.write_text(text)
+    base = str(empty_repo / "config" / "config.yaml")
+    code = cli.main(["validate", "--configfile", str(path), "--workflow-configfile", base])
+    err = capsys.readouterr().err
+    proc = run_snakemake(empty_repo, "-n", config=path, check=False)
+    assert (code == 0, proc.returncode == 0) == (accepted, accepted), proc.stderr[-2000:]
+    keys = re.findall(r"config key '([^']+)'", err)
+    assert len(keys) == len(set(keys)) and (keys or accepted)
+    for key in keys:
+        assert f"'{key}'" in proc.stdout + proc.stderr

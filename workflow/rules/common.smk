@@ -15,11 +15,16 @@ from energy_routing.stages import registry
 # Validate (and fill in defaults) before any job is planned: a bad key fails here,
 # naming the key and what is allowed.
 try:
-    # A key given twice in a config file fails here, naming the file and the key (YAML,
-    # and so Snakemake, would keep the last silently).
-    for path in workflow.configfiles:
-        er_config.read_yaml(path)
-    CONFIG = er_config.validate(config)
+    # Every config file read again strictly, in Snakemake's merge order (the Snakefile's
+    # own, then each --configfile): a key given twice in one fails here, naming the file
+    # and the key (YAML, and so Snakemake, would keep the last silently), and a hardware
+    # constant is told apart from one that an accelerator of a later file replaces.
+    USER_CONFIGFILES = [Path(p) for p in workflow.overwrite_configfiles or []]
+    LAYERS = er_config.read_layers(
+        [Path(p) for p in workflow.configfiles if Path(p) not in USER_CONFIGFILES]
+        + USER_CONFIGFILES
+    )
+    CONFIG = er_config.validate(config, layers=LAYERS)
     # A task no model serves in time, or a budget over the cap, fails here too.
     er_grids.task_grid(CONFIG)
 except er_config.ConfigError as err:

@@ -268,14 +268,19 @@ def load(path: str | Path) -> tuple[dict, dict[str, bytes]]:
         raise ArchiveError(f"{path}: cannot be read as a tar.gz archive ({err})") from None
     if MANIFEST not in data:
         raise ArchiveError(f"{path}: no {MANIFEST} inside")
-    manifest = json.loads(data.pop(MANIFEST))
-    expected = expected_files(manifest)
+    try:
+        manifest = json.loads(data.pop(MANIFEST))
+        expected = {n: e["sha256"] for n, e in expected_files(manifest).items()}
+        _ = manifest["created"], manifest["git_revision"]  # what the CLI prints
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        raise ArchiveError(
+            f"{path}: its {MANIFEST} is not a manifest of this package "
+            f"({type(err).__name__}: {err})"
+        ) from None
     problems = [f"missing {n}" for n in sorted(set(expected) - set(data))]
     problems += [f"unexpected {n}" for n in sorted(set(data) - set(expected))]
     problems += [
-        f"altered {n}"
-        for n in sorted(set(data) & set(expected))
-        if _sha256(data[n]) != expected[n]["sha256"]
+        f"altered {n}" for n in sorted(set(data) & set(expected)) if _sha256(data[n]) != expected[n]
     ]
     if problems:
         raise ArchiveError(f"{path}: does not match its manifest: " + "; ".join(problems))
