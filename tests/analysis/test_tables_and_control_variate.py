@@ -365,7 +365,11 @@ def test_deviation_points_carry_both_estimates_and_agreement_reads_either(
     shown = tables.exact_consistency(pts)
     plain_check = tables.exact_consistency(pts, plain=True)
     last = pts.iloc[-1]
-    assert shown["z_at_t_max"]["s"] == pytest.approx((last.g - last.g_exact) / last.g_sem)
-    assert plain_check["z_at_t_max"]["s"] == pytest.approx(
+    assert shown["z_at_last_point"]["s"] == pytest.approx((last.g - last.g_exact) / last.g_sem)
+    assert plain_check["z_at_last_point"]["s"] == pytest.approx(
         (last.g_plain - last.g_exact) / last.g_plain_sem
     )
+    # the last thinned point, whose horizon is recorded: not T_max here
+    assert shown["t_at_last_point"]["s"] == last["T"] == pts["T"].max()
+    assert plain_check["t_at_last_point"] == shown["t_at_last_point"]
+    assert last["T"] < T[-1]

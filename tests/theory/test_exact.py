@@ -133,6 +133,25 @@ def test_law_moments_match_the_engine(workload, eps, rho):
     assert law.energy_prob.sum() == pytest.approx(1.0)
 
 
+@pytest.mark.parametrize("eps", [0.0, 0.2])
+def test_samples_of_the_law_have_its_cumulants(workload, eps):
+    """The sampler the transition test's null walks with (docs/model.md §11.6): mean,
+    variance and third cumulant of 400,000 draws within 4 standard errors of the law's."""
+    law = increment.increment_law(workload, eps)
+    x = law.sample(np.random.default_rng(3), 400_000)
+    n, sigma = x.size, law.sigma_J
+    assert abs(x.mean() - law.mean_J) < 4 * sigma / math.sqrt(n)
+    assert abs(x.var() / law.variance_J2 - 1) < 4 * math.sqrt(
+        law.cumulant(4) / sigma**4 + 2
+    ) / math.sqrt(n)
+    k3 = np.mean((x - x.mean()) ** 3)
+    se3 = math.sqrt(np.var((x - x.mean()) ** 3) / n)
+    assert abs(k3 - law.cumulant(3)) < 4 * se3
+    det = increment.IncrementLaw(0.0, 0.0, 2.0, 0.5, [2.0, 4.0], [0.5, 0.5])
+    y = det.sample(np.random.default_rng(0), 1000)
+    assert set(np.unique(y)) <= {2.0 - 2 * k for k in range(40)}  # the lattice of the law
+
+
 def test_law_of_a_config_goes_through_its_workload(workload):
     """The theory reads no config: a config's law is the law of its workload, and a config
     handed to the theory is refused with the call to make instead."""

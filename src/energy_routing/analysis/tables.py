@@ -26,6 +26,7 @@ from energy_routing.analysis import transition as analysis_transition
 from energy_routing.analysis.control_variate import _curve, mean_deficit_curve
 from energy_routing.theory import diffusion as theory_diffusion
 from energy_routing.theory import exact as theory_exact
+from energy_routing.theory import increment as theory_increment
 
 #: Start of the regime fit, in longest service lengths (see :func:`fit_window`).
 FIT_FROM_SERVICES = 10
@@ -56,24 +57,25 @@ def regime_table(
 ) -> pd.DataFrame:
     """Regime detection per routing error and consumption mode, beside the theory.
 
-    One row per routing error and consumption mode in ``modes``: the analytic drift
-    ``mu`` [J/slot] and volatility ``sigma`` [J/slot^0.5], the crossover ``t_star``
-    [slots]; the calibrated transition test
-    :func:`energy_routing.analysis.transition.detect_transition` on the checkpoints
-    ``T >= fit_from_T`` [slots] (decision, p-value, breakpoint with its
-    interval over resampled trials, detection frequency, and T* estimated from the
-    realised per-trial drifts with its interval), next to the shape of the BIC segmented
-    fit (:func:`energy_routing.analysis.fits.fit_regime`: ``a``, ``c``, both BICs and its own
-    verdict ``bic_transition``); the mean deficit at T_max with its standard error next to
-    the diffusion closed form and, for lumped consumption when ``workload`` (a
-    :class:`~energy_routing.model.workload.Workload`) is given, the exact discrete value
+    One row per routing error and consumption mode in ``modes``: the analytic drift ``mu``
+    [J/slot] and volatility ``sigma`` [J/slot^0.5], the crossover ``t_star`` [slots]; the
+    calibrated transition test :func:`energy_routing.analysis.transition.detect_transition`
+    on the checkpoints ``T >= fit_from_T`` [slots], its null drawn from the walk's own step
+    law for lumped consumption when ``workload`` is given and i.i.d. (Brownian otherwise)
+    (decision, p-value, breakpoint with its interval over resampled trials, detection
+    frequency, and T* estimated from the realised per-trial drifts with its interval), next
+    to the shape of the BIC segmented fit (:func:`energy_routing.analysis.fits.fit_regime`:
+    ``a``, ``c``, both BICs and its own verdict ``bic_transition``); the mean deficit at
+    T_max with its standard error next to the diffusion closed form and, for lumped
+    consumption when ``workload`` (a :class:`~energy_routing.model.workload.Workload`) is
+    given, the exact discrete value
     (:func:`energy_routing.theory.exact.exact_deficit_curve`, with its error bound) and the
     corrected diffusion (docs/model.md §11); ``mean_D_Tmax_J`` is the plain mean over
     trials, ``mean_D_Tmax_cv_J`` with ``sem_D_Tmax_cv_J`` the control-variate estimate
     (:func:`mean_deficit_curve`, docs/model.md §11.7) that the agreement with the exact
-    value is judged by; the Kolmogorov-Smirnov distance of D_Tmax to
-    the closed form; and for each ``q`` the empirical reserve (the q-quantile of D_Tmax
-    over trials) next to :func:`energy_routing.theory.diffusion.deficit_quantile` [J].
+    value is judged by; the Kolmogorov-Smirnov distance of D_Tmax to the closed form; and
+    for each ``q`` the empirical reserve (the q-quantile of D_Tmax over trials) next to
+    :func:`energy_routing.theory.diffusion.deficit_quantile` [J].
     """
     rows = []
     t_max = float(ds.time[-1])
@@ -95,6 +97,7 @@ def regime_table(
                 bic_penalty=bic_penalty,
                 min_points=min_points,
                 rng=seed,
+                null_law=_null_law(workload if mode == "lumped" else None),
             )
             final = sel.deficit_J.isel(time=-1).to_numpy()
             row = {
@@ -124,6 +127,12 @@ def regime_table(
                 )
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _null_law(workload):
+    """The critical step law for the transition test's null (docs/model.md §11.6): the
+    lumped increment law where the exact theory applies, else None (the Brownian null)."""
+    return theory_increment.increment_law(workload, 0.0) if exact_applies(workload) else None
 
 
 def _cv_columns(ds: xr.Dataset, eps: float, mode: str) -> dict:
@@ -433,9 +442,11 @@ def exact_consistency(points: pd.DataFrame, *, plain: bool = False) -> dict:
     points of one curve share their trials (neighbouring checkpoints are correlated at
     ~0.98), so the share of points within two standard errors is noisy; the z-score of
     each scenario's last point, z = (g - g_exact) / g_sem, is one independent N(0, 1)
-    draw per scenario when the theory is right. Returns those z [-] by scenario, their
-    chi-square sum and its p-value (lumped consumption, where ``g_exact`` is known); of
-    the shown estimate, or of the plain mean with ``plain``."""
+    draw per scenario when the theory is right. Returns those z [-] by scenario
+    (``z_at_last_point``) with the horizon of each point (``t_at_last_point`` [slots]: the
+    last thinned point of Fig. 2, which need not be T_max), their chi-square sum and its
+    p-value (lumped consumption, where ``g_exact`` is known); of the shown estimate, or of
+    the plain mean with ``plain``."""
     g, sem = _estimate_columns(points, plain)
     pts = points[np.isfinite(points.get("g_exact", pd.Series(dtype=float)))]
     if not len(pts):
@@ -445,7 +456,10 @@ def exact_consistency(points: pd.DataFrame, *, plain: bool = False) -> dict:
     z = (last[g] - last["g_exact"]) / last[sem]
     chi2 = float((z**2).sum())
     return {
-        "z_at_t_max": {str(k): float(v) for k, v in zip(last["scenario"], z, strict=True)},
+        "z_at_last_point": {str(k): float(v) for k, v in zip(last["scenario"], z, strict=True)},
+        "t_at_last_point": {
+            str(k): float(v) for k, v in zip(last["scenario"], last["T"], strict=True)
+        },
         "chi2": chi2,
         "dof": len(z),
         "p_value": float(stats.chi2.sf(chi2, len(z))),

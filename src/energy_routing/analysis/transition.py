@@ -16,6 +16,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
+import numba
 import numpy as np
 
 from energy_routing.analysis.fits import RegimeFit, fit_regime
@@ -34,6 +35,12 @@ from energy_routing.analysis.fits import RegimeFit, fit_regime
 
 #: Null curves simulated per batch (memory: batch x trials x points).
 _NULL_BATCH = 64
+#: Draws of the step law resampled by the step-law null (docs/model.md §11.6).
+_STEP_SAMPLE = 1 << 20
+#: Slots of resampled steps held at once by the step-law null (memory: 8 bytes each, x3).
+_STEP_CHUNK = 1 << 22
+#: Ladder offset over sigma of Gaussian steps, -zeta(1/2) / sqrt(2 pi) (docs/model.md §11.5).
+_GAUSSIAN_OFFSET = 0.5825971579390106
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,8 @@ class TransitionTest:
         Weight of the Brownian correlation target in the shrunk covariance [-].
     n_null, n_resamples : int
         Simulated null data sets and resamples of the trials.
+    null_model : str
+        ``"brownian"`` or ``"step law"`` (the walk's own steps, ``null_law``).
     """
 
     transition_detected: bool
@@ -111,6 +120,7 @@ class TransitionTest:
     shrinkage: float
     n_null: int
     n_resamples: int
+    null_model: str = "brownian"
 
     def as_dict(self) -> dict[str, float | int | bool | str]:
         """Flat fields as plain Python scalars (intervals split into ``_low``/``_high``,
@@ -152,6 +162,83 @@ def _brownian_deficits(rng: np.random.Generator, n_sets: int, n_trials: int, T: 
     prev = np.concatenate([np.zeros((*shape[:2], 1)), b[..., :-1]], axis=-1)
     low = 0.5 * (prev + b - np.sqrt((b - prev) ** 2 + 2.0 * dt * rng.standard_exponential(shape)))
     return -np.minimum.accumulate(np.minimum(low, 0.0), axis=-1)
+
+
+def _step_null_setup(law, rng: np.random.Generator):
+    """Standardised step sample and continuity correction of a critical step law.
+
+    ``_STEP_SAMPLE`` draws of the centred law, recentred and scaled to mean 0 and variance 1
+    exactly, and beta = delta / sigma, the ladder offset of docs/model.md §11.5 in units of
+    sigma (0.5826 for Gaussian steps).
+    """
+    from energy_routing.theory import exact
+
+    law = law.centred()
+    steps = law.sample(rng, _STEP_SAMPLE)
+    steps = (steps - steps.mean()) / steps.std()
+    try:
+        beta = exact.ladder_offset(law) / law.sigma_J
+    except ValueError:  # a law the exact theory cannot invert: Gaussian steps' offset
+        beta = _GAUSSIAN_OFFSET
+    return steps, float(beta)
+
+
+@numba.njit(nogil=True, cache=True)
+def _walk_minima(steps, idx, at, out, b_end, low_end):  # pragma: no cover - numba
+    """Walks of the steps ``steps[idx[i]]`` from B_0 = 0: -min(0, min_{s<=t} B_s) at the
+    slots ``at + 1`` into ``out[i, :at.size]``, and the final B and minimum."""
+    for i in range(idx.shape[0]):
+        b, low, j = 0.0, 0.0, 0
+        for t in range(idx.shape[1]):
+            b += steps[idx[i, t]]
+            low = min(low, b)
+            if j < at.size and t == at[j]:
+                out[i, j] = -low
+                j += 1
+        b_end[i], low_end[i] = b, low
+
+
+def _step_law_deficits(
+    rng: np.random.Generator,
+    n_sets: int,
+    n_trials: int,
+    T: np.ndarray,
+    steps: np.ndarray,
+    beta: float,
+    exact_slots: int,
+):
+    """Deficit curves of critical walks with the given step law, (sets, trials, T).
+
+    Up to the last checkpoint <= ``exact_slots`` every slot is a step resampled from
+    ``steps`` (standardised draws of the law), the running minimum taken over whole slots;
+    beyond it, Gaussian increments between checkpoints with the Brownian-bridge minimum of
+    :func:`_brownian_deficits` raised by ``beta`` (the discrete walk's minimum lies above the
+    continuous one by the ladder offset, docs/model.md §11.5), never above the checkpoints.
+    """
+    shape = (n_sets, n_trials, T.size)
+    n_curves = n_sets * n_trials
+    k = int(np.searchsorted(T, exact_slots, side="right"))
+    out = np.empty((n_curves, T.size))
+    b0 = np.zeros(n_curves)
+    low0 = np.zeros(n_curves)
+    if k > 0:
+        last = int(T[k - 1])
+        at = T[:k].astype(np.int64) - 1
+        chunk = max(1, _STEP_CHUNK // last)
+        for start in range(0, n_curves, chunk):
+            stop = min(start + chunk, n_curves)
+            idx = rng.integers(0, steps.size, size=(stop - start, last), dtype=np.int32)
+            _walk_minima(steps, idx, at, out[start:stop], b0[start:stop], low0[start:stop])
+    if k < T.size:
+        start_T = T[k - 1] if k > 0 else 0.0
+        dt = np.diff(T[k:], prepend=start_T)
+        b = b0[:, None] + np.cumsum(rng.standard_normal((n_curves, dt.size)) * np.sqrt(dt), -1)
+        prev = np.concatenate([b0[:, None], b[:, :-1]], axis=-1)
+        e = rng.standard_exponential(b.shape)
+        bridge = 0.5 * (prev + b - np.sqrt((b - prev) ** 2 + 2.0 * dt * e)) + beta
+        low = np.minimum(bridge, np.minimum(prev, b))
+        out[:, k:] = -np.minimum(low0[:, None], np.minimum.accumulate(low, axis=-1))
+    return out.reshape(shape)
 
 
 def _shrunk_mean_covariance(curves: np.ndarray, target: np.ndarray):
@@ -230,18 +317,42 @@ def _statistics(curves: np.ndarray, design: _Design):
     return _sup_t(mean, cov, design.null, design.alt), lam
 
 
-def _null_statistics(n_trials: int, T: tuple, n_null: int, seed) -> np.ndarray:
-    """Sorted statistics of ``n_null`` critical (Brownian) data sets (memoised by seed)."""
-    key = (n_trials, T, n_null, seed)
+def _law_key(law, exact_slots: int) -> tuple:
+    """Hashable identity of a step law (and the exact part) for the null's memo."""
+    if law is None:
+        return ()
+    return (
+        law.gamma_shape,
+        law.gamma_scale_J,
+        law.shift_J,
+        law.arrival_rate,
+        np.asarray(law.energy_J, dtype=float).tobytes(),
+        np.asarray(law.energy_prob, dtype=float).tobytes(),
+        int(exact_slots),
+    )
+
+
+def _null_statistics(
+    n_trials: int, T: tuple, n_null: int, seed, law=None, exact_slots: int = 0
+) -> np.ndarray:
+    """Sorted statistics of ``n_null`` critical data sets (memoised by seed): Brownian
+    curves, or walks of the step law ``law`` (:func:`_step_law_deficits`)."""
+    key = (n_trials, T, n_null, seed, *_law_key(law, exact_slots))
     if key in _NULL_CACHE:
         return _NULL_CACHE[key]
     rng = np.random.default_rng(seed)
     T_arr = np.asarray(T)
     design = _design(T_arr)
+    if law is not None:
+        steps, beta = _step_null_setup(law, rng)
     out = []
     for start in range(0, n_null, _NULL_BATCH):
         n = min(_NULL_BATCH, n_null - start)
-        out.append(_statistics(_brownian_deficits(rng, n, n_trials, T_arr), design)[0])
+        if law is None:
+            curves = _brownian_deficits(rng, n, n_trials, T_arr)
+        else:
+            curves = _step_law_deficits(rng, n, n_trials, T_arr, steps, beta, exact_slots)
+        out.append(_statistics(curves, design)[0])
     stats = np.sort(np.concatenate(out))
     if isinstance(seed, int | tuple):
         if len(_NULL_CACHE) > 64:
@@ -327,6 +438,8 @@ def detect_transition(
     bic_penalty: float = 2.0,
     min_points: int = 3,
     rng: int | np.random.Generator = 0,
+    null_law=None,
+    null_exact_slots: int = 1000,
 ) -> TransitionTest:
     r"""Calibrated test for a square-root-to-linear transition (docs/model.md §11.6).
 
@@ -341,7 +454,11 @@ def detect_transition(
     the same number of Brownian deficit curves at the same checkpoints (sampled exactly,
     with bridge minima), each put through the same estimate and fit; the statistic is
     scale-free, so sigma is not needed. The transition is detected when the p-value is at
-    most ``alpha``.
+    most ``alpha``. Given the walk's step law (``null_law``), the null curves are critical
+    walks of that law instead: every slot up to ``null_exact_slots`` a step resampled
+    from 2^20 draws of the centred law, Gaussian increments with the bridge minimum
+    raised by the ladder offset beyond (the discrete walk's skewed steps and offset, which
+    the Brownian null leaves out; docs/model.md §11.6).
 
     Reported shape. The segmented fit of :func:`fit_regime` on the mean curve (all
     checkpoints with ``T >= t_min``, WLS with the Monte Carlo standard errors) gives the
@@ -387,8 +504,16 @@ def detect_transition(
     rng : int or numpy.random.Generator, default 0
         Seed (or generator) of the null simulation and the resampling; the result is a
         deterministic function of the data and the seed. Null statistics are memoised per
-        (trials, checkpoints, n_null, seed): reuse the seed across data sets of one shape
-        (a new seed costs a new null simulation, about a second for 200 trials).
+        (trials, checkpoints, n_null, seed, step law): reuse the seed across data sets of
+        one shape (a new seed costs a new null simulation, about a second for 200 trials
+        with the Brownian null, about 5 s with a step law).
+    null_law : energy_routing.theory.increment.IncrementLaw, optional
+        Per-slot increment law of the walk (e.g. ``increment_law(workload)``; its drift is
+        removed). Default: the Brownian null. Checkpoints up to ``null_exact_slots`` must
+        then be whole slots.
+    null_exact_slots : int, default 1000
+        Horizon [slots] up to which the step-law null walks slot by slot (cost: n_null x
+        trials x this many resampled steps).
 
     Returns
     -------
@@ -424,6 +549,20 @@ def detect_transition(
     idx = _test_points(T, float(t_min), int(max_points))
     if idx.size < 6:
         raise ValueError(f"need at least 6 checkpoints with T >= t_min={t_min!r}")
+    if null_law is not None:
+        if not all(hasattr(null_law, f) for f in ("centred", "sample", "sigma_J")):
+            raise ValueError(
+                "null_law must be an IncrementLaw (energy_routing.theory.increment); got "
+                f"{type(null_law).__name__}"
+            )
+        exact = T[idx][T[idx] <= null_exact_slots]
+        if isinstance(null_exact_slots, bool) or int(null_exact_slots) != null_exact_slots:
+            raise ValueError(f"null_exact_slots must be an integer; got {null_exact_slots!r}")
+        if np.any(exact != np.rint(exact)):
+            raise ValueError(
+                f"checkpoints up to null_exact_slots={null_exact_slots!r} must be whole slots "
+                "for the step-law null"
+            )
 
     if isinstance(rng, np.random.Generator):
         null_seed, resample_rng = rng.spawn(1)[0], rng.spawn(1)[0]
@@ -433,7 +572,14 @@ def detect_transition(
 
     test_T = T[idx]
     design = _design(test_T)
-    null = _null_statistics(n_trials, tuple(test_T.tolist()), int(n_null), null_seed)
+    null = _null_statistics(
+        n_trials,
+        tuple(test_T.tolist()),
+        int(n_null),
+        null_seed,
+        null_law,
+        int(null_exact_slots) if null_law is not None else 0,
+    )
     curves = D[:, idx]
     stat, lam = _statistics(curves[None], design)
     stat, lam = float(stat[0]), float(lam[0])
@@ -513,4 +659,5 @@ def detect_transition(
         shrinkage=lam,
         n_null=int(n_null),
         n_resamples=int(n_resamples),
+        null_model="brownian" if null_law is None else "step law",
     )

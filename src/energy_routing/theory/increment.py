@@ -216,6 +216,24 @@ class IncrementLaw:
         """The same law shifted to zero drift (the critical walk of §11.5)."""
         return replace(self, shift_J=self.shift_J - self.mean_J, lattice_span_J=None)
 
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        """``size`` independent draws of X [J] (docs/model.md §11.1).
+
+        The Gamma harvest plus the shift, less a Poisson(lambda) number of task energies
+        drawn from the atoms with their probabilities: the walk's own step law, e.g. for
+        the null of the transition test (§11.6).
+        """
+        n = int(size)
+        x = np.full(n, self.shift_J)
+        if self.gamma_shape > 0:
+            x += rng.gamma(self.gamma_shape, self.gamma_scale_J, n)
+        if self.arrival_rate > 0:
+            counts = rng.poisson(self.arrival_rate, n)
+            energy = rng.choice(self.energy_J, size=int(counts.sum()), p=self.energy_prob)
+            slot = np.repeat(np.arange(n), counts)
+            x -= np.bincount(slot, weights=energy, minlength=n)
+        return x
+
     def standardised_cumulants(self) -> dict[int, float]:
         """Cumulants of Y = -X over sigma^n, n = 3..7 [-] (docs/model.md §11.4)."""
         sigma = self.sigma_J
