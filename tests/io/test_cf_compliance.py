@@ -86,6 +86,20 @@ def _studies(cfg: dict, grid_nc: Path, out: Path) -> dict[str, Path]:
             part_json=out / f"{stage}.json",
             **kw,
         )
+    from energy_routing.stages import serving
+
+    cfg["serving"].update(trials=2, horizon_slots=300, replicas=[2], arrival_rates_per_s=[0.5])
+    cfg["serving"]["regimes"].update(trials=20, off_critical_trials=10, pilot_trials=2,
+                                     t_max=1500, warmup_slots=100, block_slots=100)  # fmt: skip
+    files["serving"], files["serving_regimes"] = out / "serving.nc", out / "regimes.nc"
+    serving.serving(
+        json.loads(registry.stage_config(cfg, "serving")),
+        grid_nc=grid_nc,
+        out_nc=files["serving"],
+        regimes_nc=files["serving_regimes"],
+        part_json=out / "serving.json",
+        regimes_part_json=out / "serving_regimes.json",
+    )
     from energy_routing.stages import site_storage
 
     cfg["realworld"]["storage"].update(trials=2, horizon_days=1.0, provisioning=[1.0])
@@ -130,7 +144,18 @@ def _failures(report: dict, priority: str) -> list[str]:
 
 @pytest.mark.parametrize(
     "kind",
-    ["tasks", "difficulty", "shard", "merged", "policies", "routers", "storage", "site_storage"],
+    [
+        "tasks",
+        "difficulty",
+        "shard",
+        "merged",
+        "policies",
+        "routers",
+        "storage",
+        "site_storage",
+        "serving",
+        "serving_regimes",
+    ],
 )
 def test_no_cf_errors_or_warnings(nc_files, kind, tmp_path):
     report = cf_findings(nc_files[kind], tmp_path / "report.json")

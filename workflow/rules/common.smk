@@ -154,6 +154,9 @@ def summary_parts():
         parts["routers"] = out("routers")["part"]
     if CONFIG["storage_grid"]["activate"]:
         parts["storage"] = out("storage")["part"]
+    if CONFIG["serving"]["activate"]:
+        parts["serving"] = out("serving")["part"]
+        parts["serving_regimes"] = out("serving")["regimes_part"]
     if SWEEP:
         parts["sweep"] = out("sweep")["part"]
     if REALWORLD:
@@ -192,6 +195,8 @@ def archived_outputs():
         data.append(out("routers")["dataset"])
     if CONFIG["storage_grid"]["activate"]:
         data.append(out("storage")["dataset"])
+    if CONFIG["serving"]["activate"]:
+        data += [out("serving")["dataset"], out("serving")["regimes"]]
     if REALWORLD:
         data.append(out("site_storage")["dataset"])
     return final_outputs() + [f for f in data if f not in final_outputs()]

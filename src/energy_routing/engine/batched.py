@@ -278,6 +278,7 @@ def serve_trial(
     checkpoints: np.ndarray | None = None,
     keep_consumption: bool = False,
     shift: float = 0.0,
+    walk_from: int = 0,
 ) -> ServedTrial:
     """Serve one trial to ``horizon`` slots (docs/model.md §14.2).
 
@@ -299,6 +300,11 @@ def serve_trial(
         Keep C_t of every slot.
     shift : float
         Centre of the walk's increment sums [J] (only conditions them).
+    walk_from : int
+        Slots served before the battery starts (B = 0 at slot ``walk_from``): the replicas
+        start empty, and a walk from slot 0 would see their warm-up as a surplus. The
+        checkpoints count slots from there; the harvest of the skipped slots is drawn
+        (and dropped), so the streams stay those of :func:`simulate`.
     """
     state = ServingState.empty(splan)
     n_models = splan.replicas.size
@@ -324,10 +330,12 @@ def serve_trial(
         )
         if kept is not None:
             kept[t0 : t0 + n_slots] = out
-        if walk:
+        off = max(0, walk_from - t0)
+        if walk and off < n_slots:
             next_cp = walk_chunk(
-                draws.harvest, out, wstate, t0, cps, next_cp, rec[0], rec[1], rec[2], shift
-            )
+                draws.harvest[off:], out[off:], wstate, t0 + off - walk_from, cps, next_cp,
+                rec[0], rec[1], rec[2], shift,
+            )  # fmt: skip
     return ServedTrial(
         acc=acc,
         done=np.concatenate(logs) if logs else np.zeros((0, 6)),
