@@ -20,6 +20,7 @@ from energy_routing.engine.batched import (
     serve_tasks,
     serve_trial,
     trial_metrics,
+    walk_consumption,
 )
 from energy_routing.engine.batched_kernel import ACC_BUSY_J, ACC_IDLE_J, ACC_STEPS, ACC_TOKENS
 from energy_routing.engine.draws import EnginePlan
@@ -271,3 +272,18 @@ def test_batching_never_costs_more_than_batch_one(setup, tasks, batch):
     own1 = e1 - (coef[:, 3] * acc1[:, ACC_STEPS]).sum()
     ownb = eb - (coef[:, 3] * accb[:, ACC_STEPS]).sum()
     assert ownb == pytest.approx(own1, rel=1e-9)
+
+
+def test_walk_consumption_is_the_trials_own_walk(setup):
+    """Walking a served trial's C_t again draws the same harvest: the records are
+    serve_trial's, bit for bit, walk_from included."""
+    cfg, grid, coef = setup
+    plan = EnginePlan.build(grids.workload(grid, cfg), 0.0)
+    sp = _plan(grid, coef, [2, 2], 8)
+    cps = np.array([5, 50, 500, 1400])
+    tr = serve_trial(plan, sp, trial_streams(3, 1, 2), 1500, chunk_slots=400,
+                     checkpoints=cps, keep_consumption=True, walk_from=100)  # fmt: skip
+    d, b, u = walk_consumption(plan, trial_streams(3, 1, 2), tr.consumption, cps,
+                               chunk_slots=400, walk_from=100)  # fmt: skip
+    for mine, theirs in ((d, tr.deficit), (b, tr.battery), (u, tr.injected)):
+        np.testing.assert_array_equal(mine, theirs)

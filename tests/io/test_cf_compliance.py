@@ -89,7 +89,7 @@ def _studies(cfg: dict, grid_nc: Path, out: Path) -> dict[str, Path]:
     from energy_routing.stages import serving
 
     cfg["serving"].update(trials=2, horizon_slots=300, replicas=[2], arrival_rates_per_s=[0.5])
-    cfg["serving"]["regimes"].update(trials=20, off_critical_trials=10, pilot_trials=2,
+    cfg["serving"]["regimes"].update(trials=20, off_critical_trials=10,
                                      t_max=1500, warmup_slots=100, block_slots=100)  # fmt: skip
     files["serving"], files["serving_regimes"] = out / "serving.nc", out / "regimes.nc"
     serving.serving(

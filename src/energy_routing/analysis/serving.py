@@ -96,7 +96,7 @@ def regimes_summary(
         ``t_star_slots`` with its interval, the diffusion's E[D_Tmax] against the Monte
         Carlo's, the large-T ``slope`` at rho = 1 with its bootstrap interval and whether it
         holds 0.5, the slope the diffusion predicts over the same window at the realised
-        drift (the pilot's estimate of the mean consumption leaves rho a little off 1), with
+        drift (rho = 1 is set on the trials' pooled mean, each trial drifts by its own), with
         its range over the drift's interval, the slope at every rho, and the transition
         test's false-positive rate on disjoint groups of critical trials with its
         Clopper-Pearson interval.

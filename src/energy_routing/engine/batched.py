@@ -330,12 +330,10 @@ def serve_trial(
         )
         if kept is not None:
             kept[t0 : t0 + n_slots] = out
-        off = max(0, walk_from - t0)
-        if walk and off < n_slots:
-            next_cp = walk_chunk(
-                draws.harvest[off:], out[off:], wstate, t0 + off - walk_from, cps, next_cp,
-                rec[0], rec[1], rec[2], shift,
-            )  # fmt: skip
+        if walk:
+            next_cp = _walk_part(
+                draws.harvest, out, t0, walk_from, wstate, cps, next_cp, rec, shift
+            )
     return ServedTrial(
         acc=acc,
         done=np.concatenate(logs) if logs else np.zeros((0, 6)),
@@ -346,6 +344,46 @@ def serve_trial(
         injected=rec[2] if walk else None,
         horizon=int(horizon),
     )
+
+
+def _walk_part(harvest, consumption, t0, walk_from, wstate, cps, next_cp, rec, shift) -> int:
+    """Walk the chunk's slots from ``walk_from`` on (fast_path.walk_chunk)."""
+    n_slots = harvest.size
+    off = max(0, walk_from - t0)
+    if off >= n_slots:
+        return next_cp
+    return walk_chunk(
+        harvest[off:], consumption[off:], wstate, t0 + off - walk_from, cps, next_cp,
+        rec[0], rec[1], rec[2], shift,
+    )  # fmt: skip
+
+
+def walk_consumption(
+    plan: EnginePlan,
+    streams: tuple[np.random.Generator, ...],
+    consumption: np.ndarray,
+    checkpoints: np.ndarray,
+    *,
+    chunk_slots: int = 65536,
+    walk_from: int = 0,
+    shift: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The battery on a served trial's C_t [J] with the harvest of ``plan`` (docs/model.md
+    §14.3): the trial's chunks are drawn again from its streams, so R_t is the harvest
+    :func:`serve_trial` would walk with, and the consumption, which the harvest does not
+    change, is served once for several harvests. Returns D_t, B_t and U_t [J] at the
+    checkpoints (counted from ``walk_from``)."""
+    cps = np.asarray(checkpoints, dtype=np.int64)
+    rec = [np.full(cps.size, np.nan) for _ in range(3)]
+    wstate = np.zeros(_STATE_SIZE)
+    next_cp = 0
+    counts = np.zeros(plan.energy.shape, dtype=np.int64)
+    for t0, n_slots, draws, _, _ in _routed_chunks(
+        plan, streams, consumption.size, chunk_slots, counts
+    ):
+        c = consumption[t0 : t0 + n_slots]
+        next_cp = _walk_part(draws.harvest, c, t0, walk_from, wstate, cps, next_cp, rec, shift)
+    return rec[0], rec[1], rec[2]
 
 
 def trial_metrics(trial: ServedTrial, splan: ServingPlan, dt: float) -> dict:

@@ -6,8 +6,8 @@
 ServingPlan` for the config's models, :func:`serving_study` runs every (arrival rate,
 replicas) on common random numbers and returns per-trial and summarised serving figures
 per model, and :func:`regimes_study` runs the battery on batched consumption at
-provisioning ratios around the critical point (the harvest mean set to the mean batched
-consumption, estimated from pilot trials) for the theory of §14.3.
+provisioning ratios around the critical point (the harvest mean set to the trials' mean
+batched consumption) for the theory of §14.3.
 """
 
 from __future__ import annotations
@@ -19,7 +19,12 @@ import numpy as np
 import xarray as xr
 
 from energy_routing import config
-from energy_routing.engine.batched import ServingPlan, serve_trial, trial_metrics
+from energy_routing.engine.batched import (
+    ServingPlan,
+    serve_trial,
+    trial_metrics,
+    walk_consumption,
+)
 from energy_routing.engine.draws import EnginePlan
 from energy_routing.engine.driver import log_checkpoints
 from energy_routing.engine.streams import scenario_key, trial_streams
@@ -243,16 +248,17 @@ def regimes_study(grid: xr.Dataset, cfg: Mapping) -> xr.Dataset:
     """D_t on batched consumption at provisioning ratios around the critical point
     (docs/model.md §14.3).
 
-    ``pilot_trials`` trials (indices after the main ones) to ``t_max`` estimate the mean
-    consumption per slot C_bar and its per-slot variance (after ``warmup_slots``); the
-    harvest then has mean rho C_bar and variance ``harvest.variance_scale`` times that
-    per-slot variance, Gamma and i.i.d. as in §6. The main trials (``trials`` of them at
-    rho = 1, the first ``off_critical_trials`` at the other ratios, on the streams of
-    :data:`REGIMES_KEY`) record D_t at log-spaced
-    checkpoints, the realised drift B_T / T, and the means of C_t over consecutive blocks
-    of ``block_slots`` slots (for the long-run variance). The battery starts at slot
-    ``warmup_slots``, when the replicas have filled (``walk_from``); the checkpoints count
-    slots from there, up to ``t_max - warmup_slots``.
+    The ``trials`` trials (streams of :data:`REGIMES_KEY`) are served once to ``t_max``;
+    their consumption after ``warmup_slots`` gives the mean C_bar and the per-slot
+    variance. At each rho the harvest has mean rho C_bar and variance
+    ``harvest.variance_scale`` times that per-slot variance, Gamma and i.i.d. as in §6, and
+    the battery walks on each trial's consumption
+    (:func:`~energy_routing.engine.batched.walk_consumption`, common random numbers across
+    rho): all trials at rho = 1, the first ``off_critical_trials`` at the others. The
+    battery starts at slot ``warmup_slots``, when the replicas have filled; the
+    checkpoints count slots from there, up to ``t_max - warmup_slots``. Recorded: D_t at
+    log-spaced checkpoints, the realised drift B_T / T, and the means of C_t over
+    consecutive blocks of ``block_slots`` slots (for the long-run variance).
     """
     sec = serving_section(cfg)
     reg = sec["regimes"]
@@ -266,43 +272,37 @@ def regimes_study(grid: xr.Dataset, cfg: Mapping) -> xr.Dataset:
             "block_slots after warmup_slots"
         )
     key = scenario_key(REGIMES_KEY)
-    splan = serving_plan(grid, cfg, {**sec, "max_batch": sec["max_batch"]}, reg["replicas"])
+    splan = serving_plan(grid, cfg, sec, reg["replicas"])
     plan, _ = _engine_plan(grid, cfg, sec, rate)
-    pilot = [
-        serve_trial(plan, splan, trial_streams(mc["seed"], key, n_trials + k), t_max,
-                    chunk_slots=mc["chunk_slots"], keep_consumption=True).consumption[warm:]
-        for k in range(int(reg["pilot_trials"]))
-    ]  # fmt: skip
-    pilot = np.array(pilot)
-    c_bar, c_var = float(pilot.mean()), float(pilot.var(ddof=1))
+    cons = np.array([
+        serve_trial(plan, splan, trial_streams(mc["seed"], key, k), t_max,
+                    chunk_slots=mc["chunk_slots"], keep_consumption=True).consumption
+        for k in range(n_trials)
+    ])  # fmt: skip
+    c_bar, c_var = float(cons[:, warm:].mean()), float(cons[:, warm:].var(ddof=1))
     harvest_var = float(cfg.get("harvest", {}).get("variance_scale", 1.0)) * c_var
     cps = log_checkpoints(int(mc["t_min"]), t_max - warm, int(reg["checkpoints"]))
     rhos = np.sort(np.asarray(reg["provisioning"], dtype=float))
     n_blocks = (t_max - warm) // block
     deficit = np.full((rhos.size, n_trials, cps.size), np.nan)
     drift = np.full((rhos.size, n_trials), np.nan)
-    blocks = np.empty((n_trials, n_blocks))
+    blocks = cons[:, warm : warm + n_blocks * block].reshape(n_trials, n_blocks, block)
     for a, rho in enumerate(rhos):
         plan_rho, _ = _engine_plan(grid, cfg, sec, rate, harvest=(rho * c_bar, harvest_var))
-        crit = rho == 1.0
-        for k in range(n_trials if crit else min(n_trials, int(reg["off_critical_trials"]))):
-            tr = serve_trial(
-                plan_rho, splan, trial_streams(mc["seed"], key, k), t_max,
-                chunk_slots=mc["chunk_slots"], checkpoints=cps, keep_consumption=crit,
-                shift=(rho - 1.0) * c_bar, walk_from=warm,
+        for k in range(n_trials if rho == 1.0 else min(n_trials, int(reg["off_critical_trials"]))):
+            d, b, _ = walk_consumption(
+                plan_rho, trial_streams(mc["seed"], key, k), cons[k], cps,
+                chunk_slots=mc["chunk_slots"], walk_from=warm, shift=(rho - 1.0) * c_bar,
             )  # fmt: skip
-            deficit[a, k] = tr.deficit
-            drift[a, k] = tr.battery[-1] / cps[-1]
-            if crit:
-                c = tr.consumption[warm : warm + n_blocks * block]
-                blocks[k] = c.reshape(n_blocks, block).mean(axis=1)
+            deficit[a, k] = d
+            drift[a, k] = b[-1] / cps[-1]
     ds = xr.Dataset(
         {
             "deficit_J": (("provisioning", "trial", "time"), deficit,
                           {"units": "J", "long_name": "deficit D_t of the free battery"}),
             "realised_drift_J_per_slot": (("provisioning", "trial"), drift,
                                           {"units": "J", "long_name": "B_T / T per slot"}),
-            "block_mean_consumption_J": (("trial", "block"), blocks, {
+            "block_mean_consumption_J": (("trial", "block"), blocks.mean(axis=2), {
                 "units": "J", "long_name": "mean consumption per slot over a block"}),
         },
         coords={
@@ -317,7 +317,6 @@ def regimes_study(grid: xr.Dataset, cfg: Mapping) -> xr.Dataset:
         consumption_mean_J_per_slot=c_bar,
         consumption_var_J2_per_slot=c_var,
         harvest_var_J2_per_slot=harvest_var,
-        pilot_trials=int(reg["pilot_trials"]),
         block_slots=block,
         warmup_slots=warm,
         arrival_rate_per_s=rate,
