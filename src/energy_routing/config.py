@@ -256,6 +256,33 @@ def _check_studies(cfg: dict) -> None:
             "lumped only; set policies.consumption to lumped or stochastic_length to false"
         )
     _unique(pol["routers"], "policies.routers")
+    check_serving(cfg["serving"])
+
+
+def check_serving(sec: Mapping) -> None:
+    """Rules of the ``serving`` section the schema cannot state (docs/model.md §14): a
+    catalogue accelerator for the fitted law, the critical rho among the regimes' ratios,
+    critical trials in whole groups of the transition test."""
+    from energy_routing.model.catalogue import ACCELERATORS
+
+    if sec["law"] == "fitted" and sec["accelerator"] not in ACCELERATORS:
+        raise ConfigError(
+            f"config key 'serving.accelerator': {sec['accelerator']!r} is not in the "
+            f"catalogue ({', '.join(ACCELERATORS)})"
+        )
+    reg = sec["regimes"]
+    if 1.0 not in reg["provisioning"]:
+        raise ConfigError("config key 'serving.regimes.provisioning': must hold the critical 1.0")
+    if reg["trials"] % reg["transition_group"]:
+        raise ConfigError(
+            "config key 'serving.regimes.trials': must be a multiple of "
+            f"serving.regimes.transition_group ({reg['transition_group']})"
+        )
+    if reg["warmup_slots"] + 4 * reg["block_slots"] > reg["t_max"]:
+        raise ConfigError(
+            "config key 'serving.regimes.t_max': must leave at least four blocks of "
+            "block_slots after warmup_slots"
+        )
 
 
 def _check_semantics(cfg: dict) -> None:

@@ -97,3 +97,26 @@ def test_section_defaults_and_errors():
     with pytest.raises(config.ConfigError, match="serving"):
         config.validate({"tasks": [{"name": "a", "difficulty": 1.9, "deadline_s": 60}],
                          "serving": {"max_batch": 0}})  # fmt: skip
+
+
+def test_fitted_law_compares_with_its_paper_limit():
+    """Under the fitted law the batch-of-one energy is the §1 law on the same accelerator:
+    a task of n tokens costs the sum of serving.paper_energy_per_token over contexts
+    0 .. n - 1."""
+    from energy_routing.engine.batched import batch_of_one_energy
+    from energy_routing.model import grids, serving
+    from energy_routing.model.catalogue import ACCELERATORS
+
+    cfg = config.load(ROOT / ".test" / "config.yaml")
+    sec = {**study.serving_section(cfg), "law": "fitted", "gpus": 2}
+    grid = grids.task_grid(cfg)
+    splan = study.serving_plan(grid, cfg, sec, 1)
+    assert splan.idle_w[0] == pytest.approx(2 * ACCELERATORS["H100-SXM5-80GB"].idle_power_w)
+    m = cfg["models"][1]
+    arch = serving.ServingArch.from_paper(m["params"], m["n_layers"], m["d_attn"])
+    n = int(grid.tokens.values[0, 1])
+    per_token = serving.paper_energy_per_token(
+        arch, ACCELERATORS["H100-SXM5-80GB"], 2, np.arange(n, dtype=float)
+    )
+    got = batch_of_one_energy(splan, np.array([0]), np.array([1]))[0]
+    assert got == pytest.approx(per_token.sum(), rel=1e-9)

@@ -70,7 +70,13 @@ def _clopper_pearson(k: int, n: int, alpha: float) -> tuple[float, float]:
 
 
 def regimes_summary(
-    ds: xr.Dataset, *, group: int, alpha: float = 0.05, seed: int = 0, t_min: float = 100.0
+    ds: xr.Dataset,
+    *,
+    group: int,
+    alpha: float = 0.05,
+    seed: int = 0,
+    t_min: float = 100.0,
+    slope_from_T: float | None = None,
 ) -> dict:
     """The ``serving_regimes`` entry of ``summary.json`` (docs/model.md §14.3).
 
@@ -86,6 +92,8 @@ def regimes_summary(
         Seed of the bootstrap and the test's null simulation.
     t_min : float
         Smallest checkpoint the transition test uses [slots].
+    slope_from_T : float, optional
+        Where the large-T slopes are read from [slots]; default the upper half of log T.
 
     Returns
     -------
@@ -127,7 +135,7 @@ def regimes_summary(
     )  # fmt: skip
     deficit = ds["deficit_J"].to_numpy()
     d_end = deficit[crit, :, -1]
-    t_from = float(np.sqrt(T[0] * T[-1]))
+    t_from = float(np.sqrt(T[0] * T[-1]) if slope_from_T is None else slope_from_T)
     slopes = []
     for a, rho in enumerate(rhos):
         run = deficit[a][np.isfinite(deficit[a]).all(axis=1)]

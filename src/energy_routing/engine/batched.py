@@ -58,6 +58,9 @@ class ServingPlan:
         Replicas of each model (>= 1).
     max_batch : int
         Running sequences per replica at most (>= 1).
+    paper_coef : ndarray, shape (M, 6), optional
+        The batch-of-one law the serving figures compare with (docs/model.md §1; for a
+        fitted law, its paper limit); default ``coef``.
     """
 
     tokens: np.ndarray
@@ -66,6 +69,7 @@ class ServingPlan:
     idle_w: np.ndarray
     replicas: np.ndarray
     max_batch: int
+    paper_coef: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         put = object.__setattr__
@@ -86,6 +90,10 @@ class ServingPlan:
             raise ValueError(f"max_batch: must be >= 1, got {self.max_batch!r}")
         if np.any(tokens < 1):
             raise ValueError("tokens: every budget must be at least one token")
+        paper = coef if self.paper_coef is None else np.asarray(self.paper_coef, dtype=float)
+        if paper.shape != coef.shape or not np.all(np.isfinite(paper)):
+            raise ValueError(f"paper_coef: expected finite values of shape ({n_models}, 6)")
+        put(self, "paper_coef", paper)
         put(self, "tokens", tokens)
         put(self, "coef", coef)
         put(self, "replicas", replicas)
@@ -440,10 +448,10 @@ _METRICS = (
 
 
 def batch_of_one_energy(splan: ServingPlan, types: np.ndarray, models: np.ndarray) -> np.ndarray:
-    """Energy of each task served alone, ``A n + e_ctx n (n - 1) / 2`` with
-    ``A = e_fixed + e_seq`` [J] (docs/model.md §1 with the plan's coefficients)."""
+    """Energy of each task served alone under the plan's batch-of-one law,
+    ``A n + e_ctx n (n - 1) / 2`` with ``A = e_fixed + e_seq`` [J] (docs/model.md §1)."""
     n = splan.tokens[types, models]
-    c = splan.coef[models]
+    c = splan.paper_coef[models]
     return (c[:, 3] + c[:, 4]) * n + c[:, 5] * n * (n - 1.0) / 2.0
 
 

@@ -63,25 +63,17 @@ def serving_section(cfg: Mapping) -> dict:
         if key not in sec:
             raise ValueError(f"config key 'serving.{key}': unknown (allowed: {', '.join(sec)})")
         sec[key] = {**sec[key], **value} if isinstance(sec[key], Mapping) else value
-    if sec["law"] == "fitted" and sec["accelerator"] not in ACCELERATORS:
-        raise ValueError(
-            f"config key 'serving.accelerator': {sec['accelerator']!r} is not in the "
-            f"catalogue ({', '.join(ACCELERATORS)})"
-        )
-    reg = sec["regimes"]
-    if 1.0 not in reg["provisioning"]:
-        raise ValueError("config key 'serving.regimes.provisioning': must hold the critical 1.0")
-    if reg["trials"] % reg["transition_group"]:
-        raise ValueError(
-            "config key 'serving.regimes.trials': must be a multiple of "
-            f"serving.regimes.transition_group ({reg['transition_group']})"
-        )
+    config.check_serving(sec)
     return sec
 
 
-def step_coefficients(cfg: Mapping, sec: Mapping) -> tuple[np.ndarray, np.ndarray]:
+def step_coefficients(
+    cfg: Mapping, sec: Mapping, paper_limit: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Step coefficients (M, 6) and idle power per replica (M,) [W] of the config's models
-    under the section's law (docs/model.md §14.1-14.2).
+    under the section's law (docs/model.md §14.1-14.2); with ``paper_limit``, the law's
+    batch-of-one limit (for ``fitted``, :meth:`~energy_routing.model.serving.
+    ServingConstants.paper_limit` on the same accelerators).
 
     ``paper``: the §1 law of the config's ``hardware`` in step form
     (:meth:`~energy_routing.model.serving.StepCoefficients.paper`), idle power
@@ -100,7 +92,7 @@ def step_coefficients(cfg: Mapping, sec: Mapping) -> tuple[np.ndarray, np.ndarra
         idle = 0.0
     else:
         name = sec["accelerator"]
-        k = serving.constants(name)
+        k = serving.ServingConstants.paper_limit() if paper_limit else serving.constants(name)
         gpus = int(sec["gpus"])
         coef = [
             serving.StepCoefficients.of(
@@ -128,6 +120,7 @@ def serving_plan(grid: xr.Dataset, cfg: Mapping, sec: Mapping, replicas: int) ->
         idle_w=idle,
         replicas=np.full(coef.shape[0], int(replicas)),
         max_batch=int(sec["max_batch"]),
+        paper_coef=step_coefficients(cfg, sec, paper_limit=True)[0],
     )
 
 
@@ -266,11 +259,6 @@ def regimes_study(grid: xr.Dataset, cfg: Mapping) -> xr.Dataset:
     rate = float(reg["arrival_rate_per_s"])
     t_max, n_trials = int(reg["t_max"]), int(reg["trials"])
     warm, block = int(reg["warmup_slots"]), int(reg["block_slots"])
-    if warm + 4 * block > t_max:
-        raise ValueError(
-            "config key 'serving.regimes.t_max': must leave at least four blocks of "
-            "block_slots after warmup_slots"
-        )
     key = scenario_key(REGIMES_KEY)
     splan = serving_plan(grid, cfg, sec, reg["replicas"])
     plan, _ = _engine_plan(grid, cfg, sec, rate)
