@@ -387,7 +387,8 @@ def _check_horizons(cfg: dict) -> list[str]:
 
 
 def _check_studies(cfg: dict) -> list[str]:
-    """Random energies are charged lumped only (docs/model.md §12); a fine grid with room."""
+    """Random energies are charged lumped only (docs/model.md §12); the serving section
+    (§14); a fine grid with room."""
     out = []
     pol = cfg["policies"]
     if pol["stochastic_length"] and pol["consumption"] != "lumped":
@@ -395,6 +396,47 @@ def _check_studies(cfg: dict) -> list[str]:
             "config key 'policies.stochastic_length': random task energies are charged "
             "lumped only; set policies.consumption to lumped or stochastic_length to false"
         )
+    return out + _serving_problems(cfg["serving"]) + _fine_grid_problems(cfg)
+
+
+def _serving_problems(sec: Mapping) -> list[str]:
+    """Rules of the ``serving`` section the schema cannot state (docs/model.md §14): a
+    catalogue accelerator for the fitted law, the critical rho among the regimes' ratios,
+    critical trials in whole groups of the transition test."""
+    from energy_routing.model.catalogue import ACCELERATORS
+
+    out = []
+    if sec["law"] == "fitted" and sec["accelerator"] not in ACCELERATORS:
+        out.append(
+            f"config key 'serving.accelerator': {sec['accelerator']!r} is not in the "
+            f"catalogue ({', '.join(ACCELERATORS)})"
+        )
+    reg = sec["regimes"]
+    if 1.0 not in reg["provisioning"]:
+        out.append("config key 'serving.regimes.provisioning': must hold the critical 1.0")
+    if reg["trials"] % reg["transition_group"]:
+        out.append(
+            "config key 'serving.regimes.trials': must be a multiple of "
+            f"serving.regimes.transition_group ({reg['transition_group']})"
+        )
+    if reg["warmup_slots"] + 4 * reg["block_slots"] > reg["t_max"]:
+        out.append(
+            "config key 'serving.regimes.t_max': must leave at least four blocks of "
+            "block_slots after warmup_slots"
+        )
+    return out
+
+
+def check_serving(sec: Mapping) -> None:
+    """:func:`_serving_problems` as an error, for a section checked on its own (the study)."""
+    problems = _serving_problems(sec)
+    if problems:
+        raise ConfigError(problems[0] if len(problems) == 1 else "; ".join(problems))
+
+
+def _fine_grid_problems(cfg: dict) -> list[str]:
+    """The fine grid needs room between its ends."""
+    out = []
     fine = cfg["fine_grid"]
     if fine["difficulty_max"] <= fine["difficulty_min"]:
         out.append(

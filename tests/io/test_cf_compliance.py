@@ -101,6 +101,20 @@ def _studies(cfg: dict, grid_nc: Path, out: Path) -> dict[str, Path]:
             part_json=out / f"{stage}.json",
             **kw,
         )
+    from energy_routing.stages import serving
+
+    cfg["serving"].update(trials=2, horizon_slots=300, replicas=[2], arrival_rates_per_s=[0.5])
+    cfg["serving"]["regimes"].update(trials=20, off_critical_trials=10,
+                                     t_max=1500, warmup_slots=100, block_slots=100)  # fmt: skip
+    files["serving"], files["serving_regimes"] = out / "serving.nc", out / "regimes.nc"
+    serving.serving(
+        json.loads(registry.stage_config(cfg, "serving")),
+        grid_nc=grid_nc,
+        out_nc=files["serving"],
+        regimes_nc=files["serving_regimes"],
+        part_json=out / "serving.json",
+        regimes_part_json=out / "serving_regimes.json",
+    )
     from energy_routing.stages import site_storage
 
     cfg["realworld"]["storage"].update(trials=2, horizon_days=1.0, provisioning=[1.0])
@@ -175,6 +189,8 @@ def cf_problems(path: Path, out: Path) -> list[str]:
         "storage",
         "site_storage",
         "site_year",
+        "serving",
+        "serving_regimes",
     ],
 )
 def test_checker_exits_0_with_no_findings(nc_files, kind, tmp_path):

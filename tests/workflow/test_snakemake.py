@@ -90,6 +90,10 @@ def test_pipeline_outputs(run):
     assert summary["policies"] and all(policy_keys <= set(r) for r in summary["policies"])
     assert {r["policy"] for r in summary["policies"]} >= {"myopic", "slack_deferral"}
     assert len(summary["storage"]) == 3 * 3 and len(summary["routers"]) == 3
+    # Serving (docs/model.md §14): 2 models x 1 arrival rate x 2 replica counts (.test).
+    assert len(summary["serving"]) == 4
+    assert all("energy_per_token_J_sem" in r for r in summary["serving"])
+    assert summary["serving_regimes"]["transition_groups"] == 2
     assert all("aux_sem_J_per_slot" in r for r in summary["storage"])
     with xr.open_dataset(res / "policies" / "fig4.nc", decode_times=False) as pol:
         assert {"policy", "parameter"} <= set(pol.dims)
@@ -256,6 +260,7 @@ def test_single_model_config_end_to_end(single_run):
     assert not (res / "figures" / "fig_sweep.png").exists()
     # policies.activate and storage_grid.activate are false: no studies, no figures.
     assert "policies" not in summary and "storage" not in summary
+    assert "serving" not in summary and not (res / "serving").exists()
     assert not (res / "policies").exists() and not (res / "storage").exists()
     assert not (res / "figures" / "fig_storage_planner.png").exists()
     assert (res / "figures" / "fig4_growth_single.png").exists()

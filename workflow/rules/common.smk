@@ -159,6 +159,9 @@ def summary_parts():
         parts["routers"] = out("routers")["part"]
     if CONFIG["storage_grid"]["activate"]:
         parts["storage"] = out("storage")["part"]
+    if CONFIG["serving"]["activate"]:
+        parts["serving"] = out("serving")["part"]
+        parts["serving_regimes"] = out("serving")["regimes_part"]
     if SWEEP:
         parts["sweep"] = out("sweep")["part"]
     if REALWORLD:
@@ -200,6 +203,8 @@ def archived_outputs():
         data.append(out("routers")["dataset"])
     if CONFIG["storage_grid"]["activate"]:
         data.append(out("storage")["dataset"])
+    if CONFIG["serving"]["activate"]:
+        data += [out("serving")["dataset"], out("serving")["regimes"]]
     if REALWORLD:
         data.append(out("site_storage")["dataset"])
     if CONFIG["site_year"]["activate"]:

@@ -65,3 +65,21 @@ rule storage:
         cfg=stage_config("storage"),
     script:
         "../scripts/storage.py"
+
+
+rule serving:
+    input:
+        code=code("serving"),
+        grid=out("characterize")["grid"],
+    output:
+        **out("serving"),
+    log:
+        "results/logs/serving/serving.log",
+    benchmark:
+        "results/benchmarks/serving/serving.tsv"
+    conda:
+        "../envs/energy-routing.yaml"
+    params:
+        cfg=stage_config("serving"),
+    script:
+        "../scripts/serving.py"

@@ -172,11 +172,17 @@ def _test_columns(test) -> dict:
     return dict(zip(TRANSITION_COLUMNS, values, strict=True))
 
 
-def exact_applies(workload) -> bool:
+def exact_applies(workload, batched: bool = False) -> bool:
     """Whether the exact theory covers a workload: it needs i.i.d. slots with a Gamma
     harvest (a positive harvest variance, no correlated or solar harvest and no daily load
-    cycle; docs/model.md §11, §13)."""
-    return workload is not None and workload.harvest_var_J2 > 0 and workload.supply is None
+    cycle; docs/model.md §11, §13) and consumption independent from slot to slot, which
+    batched serving is not (``batched``, docs/model.md §14.3)."""
+    return (
+        not batched
+        and workload is not None
+        and workload.harvest_var_J2 > 0
+        and workload.supply is None
+    )
 
 
 def _exact_columns(workload, eps: float, mu: float, sigma: float, t_max: float) -> dict:

@@ -9,6 +9,8 @@
 ``policies``   dispatch policies (myopic, variance-aware, deferral, drift-plus-penalty), routers
 ``storage``    the energy store: unbounded and lossless, or finite with losses
 ``energy``     random task energies of the stochastic reasoning length (docs/model.md §12.5)
+``batched``    serving under continuous batching: replicas, queues, the battery on C_t (§14.2)
+``batched_kernel`` its numba kernel: each replica through each slot, event by event
 
 Layers: ``model``, ``supply`` and ``theory`` import nothing above them; ``engine`` knows no
 config or files; ``studies`` turn config into engine runs; only ``stages`` (with ``io`` and

@@ -97,6 +97,15 @@ class ServingArch:
         )
 
     @classmethod
+    def from_paper(cls, params: float, n_layers: int, d_attn: float) -> ServingArch:
+        """The architecture of a §1 model (``params``, ``n_layers``, ``d_attn``): §1 charges
+        ``2 L d_attn`` attention FLOPs per cached token and no cache read, so the query
+        width ``n_h d_h`` is ``d_attn / 2`` (one head of that width) and the cache holds no
+        bytes (a catalogue model's cache read is already folded into its effective
+        ``d_attn``, docs/model.md §13)."""
+        return cls(float(params), int(n_layers), 0, d_attn / 2.0, 1, 2.0)
+
+    @classmethod
     def from_flags(
         cls,
         params: float,
@@ -211,6 +220,35 @@ class StepCoefficients:
             e_fixed=n * k.idle_power_w * k.step_overhead_s + p_mem * w,
             e_seq=p_flop * seq,
             e_ctx=p_mem * ctx_mem + p_flop * ctx_flop,
+        )
+
+    @classmethod
+    def paper(cls, params: float, n_layers: int, d_attn: float, hw) -> StepCoefficients:
+        """The batch form of the per-token law of docs/model.md §1 on its own hardware.
+
+        A step streams the weights once (``N e_mem`` J, ``N / W`` s, shared by the batch)
+        and runs each sequence's ``2 N`` dense FLOPs and its attention over its cache
+        (``b_m``, ``v_m`` per cached token, from
+        :func:`~energy_routing.model.hardware.token_coefficients`). With one running
+        sequence of context ``c`` a step costs exactly ``e_m(c) = a_m + b_m c`` and
+        ``t_m(c) = u_m + v_m c`` (to rounding): no overhead, no idle power.
+        """
+        from energy_routing.model.hardware import token_coefficients
+
+        c = token_coefficients(params, n_layers, d_attn, hw)
+        return cls(
+            t_fixed=params / hw.bandwidth,
+            t_seq=2.0 * params / hw.throughput,
+            t_ctx=c.v,
+            e_fixed=params * hw.e_mem,
+            e_seq=2.0 * params * hw.e_flop,
+            e_ctx=c.b,
+        )
+
+    def as_array(self) -> np.ndarray:
+        """``(t_fixed, t_seq, t_ctx, e_fixed, e_seq, e_ctx)`` as float64 [s, s, s, J, J, J]."""
+        return np.array(
+            [self.t_fixed, self.t_seq, self.t_ctx, self.e_fixed, self.e_seq, self.e_ctx]
         )
 
 

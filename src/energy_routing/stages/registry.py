@@ -218,6 +218,17 @@ STAGES: dict[str, Stage] = {
         (*GRID_KEYS, "supply", "load", "storage_grid", *STUDY_MC_KEYS),
         {"dataset": STORAGE, "part": "results/parts/storage.json"},
     ),
+    # Serving under continuous batching (docs/model.md §14), when serving.activate.
+    "serving": Stage(
+        "energy_routing.stages.serving",
+        (*GRID_KEYS, "supply", "load", "serving", *STUDY_MC_KEYS),
+        {
+            "dataset": "results/serving/serving.nc",
+            "regimes": "results/serving/regimes.nc",
+            "part": "results/parts/serving.json",
+            "regimes_part": "results/parts/serving_regimes.json",
+        },
+    ),
     # The real-world studies (docs/model.md §13), when realworld.activate.
     "carbon": Stage(
         "energy_routing.stages.carbon",

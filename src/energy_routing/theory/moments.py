@@ -129,6 +129,30 @@ def lemma2(workload, mean_J: float, second_J2: float) -> tuple[float, float]:
     return float(mu), sigma
 
 
+def lemma2_long_run(
+    harvest_mean_J: float,
+    harvest_long_run_var_J2: float,
+    consumption_mean_J: float,
+    consumption_long_run_var_J2: float,
+) -> tuple[float, float]:
+    """Drift mu [J/slot] and volatility sigma [J/sqrt(slot)] of a walk whose consumption
+    is correlated from slot to slot (batched serving, docs/model.md §14.3):
+    mu = R_bar - C_bar, sigma^2 = sigma_R,LR^2 + sigma_C,LR^2, the long-run variances
+    ``lim Var(sum_{t<=T} .) / T`` [J^2/slot] of harvest and consumption, which are
+    independent. With i.i.d. lumped consumption sigma_C,LR^2 = lambda E[e^2] and this is
+    :func:`lemma2`.
+
+    >>> lemma2_long_run(10.0, 36.0, 9.0, 64.0)
+    (1.0, 10.0)
+    """
+    for name, value in (("harvest_long_run_var_J2", harvest_long_run_var_J2),
+                        ("consumption_long_run_var_J2", consumption_long_run_var_J2)):  # fmt: skip
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"{name}: must be finite and >= 0, got {value!r}")
+    mu = float(harvest_mean_J) - float(consumption_mean_J)
+    return mu, math.sqrt(float(harvest_long_run_var_J2) + float(consumption_long_run_var_J2))
+
+
 def _check_routing_error(routing_error: float) -> None:
     if not 0.0 <= float(routing_error) <= 1.0:
         raise ValueError(f"routing_error: must lie in [0, 1], got {routing_error!r}")
