@@ -74,26 +74,28 @@ def job_resources(
 #: ``overhead_s + per_unit_s * units`` for the units of :func:`stage_jobs` (slot-trials of
 #: one consumption mode for the engine's studies, trials x routing errors x checkpoints
 #: for a merge, growth curves for the fits, site-design-year slots for the year at a site,
+#: served slot-trials for the serving study,
 #: none for the stages whose cost does not grow with the config). Fitted by
 #: ``benchmarks/plan_accuracy.py --fit`` on Snakemake's benchmark records of the default
 #: and the tiny run (see :func:`benchmark_records`), and checked there against those and a
 #: held-out run, with the README showing the table.
 TIMING: dict[str, tuple[float, float]] = {
-    "characterize": (1.05, 0.0),
-    "mc_shard": (1.91, 4.07e-08),
-    "mc_merge": (0.83, 1.46e-05),
-    "regimes": (3.75, 0.289),
-    "policies": (3.53, 2.18e-07),
-    "routers": (2.79, 1.07e-07),
-    "storage": (9.88, 0.0),
-    "carbon": (0.76, 0.0),
-    "calibration": (1.47, 0.0),
-    "day_night": (2.53, 6.82e-09),
-    "site_storage": (3.68, 2.18e-07),
-    "site_year": (3.0, 1.6e-08),
-    "figures": (3.69, 0.0),
-    "summary": (0.72, 0.0),
-    "report": (1.41, 0.0),
+    "characterize": (0.49, 0.0),
+    "mc_shard": (1.4, 3.55e-08),
+    "mc_merge": (0.53, 1.91e-06),
+    "regimes": (2.59, 0.184),
+    "policies": (2.49, 1.84e-07),
+    "routers": (1.86, 6.06e-08),
+    "storage": (2.3, 7.69e-08),
+    "carbon": (0.48, 0.0),
+    "calibration": (1.39, 0.0),
+    "day_night": (2.14, 6.02e-08),
+    "site_storage": (6.99, 1.16e-07),
+    "site_year": (2.59, 7.16e-09),
+    "serving": (7.18, 2.02e-07),
+    "figures": (2.67, 0.0),
+    "summary": (0.49, 0.0),
+    "report": (1.98, 0.0),
 }
 _DAY_NIGHT_CASES = 9  # 3 harvests x 3 loads (energy_routing.studies.site.day_night_supplies)
 
@@ -157,6 +159,15 @@ def stage_jobs(cfg: dict) -> list[dict]:
         slots = 8760 * 3600 / sy["slot_s"]
         units = len(sy["weather_files"]) * designs * (sy["years"] + 2) * slots
         rows.append(_job("site_year", "site_year", 1, units))
+    sv = cfg.get("serving", {})
+    if sv.get("activate"):
+        reg = sv["regimes"]
+        units = len(sv["arrival_rates_per_s"]) * len(sv["replicas"]) * sv["trials"]
+        units *= sv["horizon_slots"]
+        if reg["activate"]:
+            off = reg["off_critical_trials"] * (len(reg["provisioning"]) - 1)
+            units += (reg["trials"] + off) * reg["t_max"]
+        rows.append(_job("serving", "serving", 1, units))
     figures = 0
     for fig in registry.FIGURES:
         if fig.activate and not cfg[fig.activate]["activate"]:
@@ -236,6 +247,7 @@ _RECORD_RULES = (
     (re.compile(r"^policies/([^/]+)$"), "policies[{}]"),
     (re.compile(r"^storage/grid$"), "storage"),
     (re.compile(r"^realworld/([^/]+)$"), "{}"),
+    (re.compile(r"^serving/serving$"), "serving"),
     (re.compile(r"^figures/.+$"), "figures"),
     (re.compile(r"^(characterize|summary|report)$"), "{}"),
 )
