@@ -25,9 +25,9 @@ _ROWS = (
 )
 
 _PLAIN = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
-#: Minor ticks of a log axis labelled at 2 and 5 times a power of ten.
+#: Minor ticks of a log axis labelled at 2, 3 and 5 times a power of ten.
 _MINOR = matplotlib.ticker.FuncFormatter(
-    lambda v, _: f"{v:g}" if v > 0 and round(v / 10 ** np.floor(np.log10(v))) in (2, 5) else ""
+    lambda v, _: f"{v:g}" if v > 0 and round(v / 10 ** np.floor(np.log10(v))) in (2, 3, 5) else ""
 )
 
 
@@ -48,14 +48,28 @@ def fig_serving(ds: xr.Dataset):
     ----------
     ds : xarray.Dataset
         Output of :func:`energy_routing.studies.serving.serving_study` (``*_mean`` and
-        ``*_sem`` over dims model x arrival_rate_per_s x replicas).
+        ``*_sem`` over dims model x arrival_rate_per_s x replicas). A model no task was
+        routed to is left out (named in the title).
     """
-    models = [str(m) for m in ds.model.values]
+    every = [str(m) for m in ds.model.values]
+    # A model that no task was routed to has no serving figures: it gets no column.
+    models = [m for m in every if np.isfinite(ds["energy_per_task_J_mean"].sel(model=m)).any()]
+    idle = [m for m in every if m not in models]
+    if not models:
+        fig, ax = plt.subplots(figsize=(6, 2))
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, "No task was routed to any model", ha="center", va="center")
+        return fig
     rates = ds.arrival_rate_per_s.to_numpy()
     reps = ds.replicas.to_numpy().astype(float)
     colors = sns.color_palette("viridis", max(len(rates), 2))[: len(rates)][::-1]
     fig, axes = plt.subplots(
-        len(_ROWS), len(models), figsize=(5.2 * len(models) + 1.2, 10.5), sharex=True, squeeze=False
+        len(_ROWS),
+        len(models),
+        figsize=(max(5.2 * len(models) + 1.2, 8.0), 11.0),
+        sharex=True,
+        squeeze=False,
+        layout="constrained",
     )
     for j, m in enumerate(models):
         sel = ds.sel(model=m)
@@ -86,13 +100,15 @@ def fig_serving(ds: xr.Dataset):
         axes[-1, j].xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
         axes[-1, j].xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     top = axes[0, -1]
-    top.plot([], [], color="0.3", ls="--", lw=1, label="batch of one (§1)")
-    top.plot([], [], color="0.4", ls=":", lw=1, label="max batch (middle row)")
-    top.legend(title="arrival rate", fontsize="small", loc="best")
+    top.plot([], [], color="0.3", ls="--", lw=1, label="batch of one (§1), top row")
+    top.plot([], [], color="0.4", ls=":", lw=1, label="max batch, middle row")
+    handles, labels = top.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 5),
+               title="arrival rate (all models together)", fontsize="small")  # fmt: skip
     fig.suptitle(
-        f"Serving under continuous batching ({ds.attrs['law']} law, max batch "
-        f"{int(ds.attrs['max_batch'])}, {ds.sizes['trial']} trials of "
-        f"{int(ds.attrs['horizon_slots'])} slots; bars: ±1.96 SE)"
+        f"Serving under continuous batching: {ds.attrs['law']} law, max batch "
+        f"{int(ds.attrs['max_batch'])},\n{ds.sizes['trial']} trials of "
+        f"{int(ds.attrs['horizon_slots'])} slots per setting; bars: ±1.96 SE"
+        + (f"\nno task routed to {', '.join(idle)}" if idle else "")
     )
-    fig.tight_layout()
     return fig
