@@ -162,10 +162,17 @@ def test_report_section_from_the_serving_stage(run, tmp_path):
 
     from energy_routing.report import build
     from energy_routing.report import serving as report_serving
+    from energy_routing.stages import figures as plot
 
     s = _summary(run, tmp_path)
-    text = build.build_markdown(s, pd.read_csv(run["models"]), pd.read_csv(run["tasks"]), [],
+    fig = registry.figure("fig_serving")
+    cfg = json.loads(registry.stage_config(run["cfg"], "figures"))
+    plot.draw(fig.plot, cfg, stem=tmp_path / fig.stem, serving_nc=run["serving"])
+    shown = [(fig.title, fig.stem, str(tmp_path / f"{fig.stem}.png"))]
+    text = build.build_markdown(s, pd.read_csv(run["models"]), pd.read_csv(run["tasks"]), shown,
                                 tmp_path)  # fmt: skip
+    # The figure's reading is built from the same rows.
+    assert report_serving.readings(s)["fig_serving"] in text
     # Without the real-world studies serving is a section of its own.
     assert "## Serving under continuous batching" in text
     assert f"### {report_serving.SERVING_TITLE}" in text

@@ -273,6 +273,39 @@ def regimes_lines(g: dict) -> list[str]:
     return out
 
 
+def readings(s: dict) -> dict[str, str]:
+    """The sentence under ``fig_serving``: per model, at the highest arrival rate, the
+    fewest replicas studied against the most (the economy of batching and its price in
+    deadlines), means ± one standard error."""
+    rows = s.get("serving") or []
+    rates = [r["arrival_rate_per_s"] for r in rows]
+    if not rows:
+        return {}
+    top = [r for r in rows if r["arrival_rate_per_s"] == max(rates)]
+    parts = []
+    for model in dict.fromkeys(r["model"] for r in top):
+        mine = sorted((r for r in top if r["model"] == model and r["energy_per_task_J"]),
+                      key=lambda r: r["replicas"])  # fmt: skip
+        if len(mine) < 2:
+            continue
+        few, many = mine[0], mine[-1]
+        parts.append(
+            f"{model} on {few['replicas']} replicas batches {few['mean_batch']:.3g} sequences "
+            f"and spends {_pm(few['energy_per_task_J'], few['energy_per_task_J_sem'])} J per "
+            f"task, missing {_missed(few)} of the deadlines; on {many['replicas']} it batches "
+            f"{many['mean_batch']:.3g}, spends "
+            f"{_pm(many['energy_per_task_J'], many['energy_per_task_J_sem'])} J and misses "
+            f"{_missed(many)}"
+        )
+    if not parts:
+        return {}
+    text = (
+        f"At {max(rates):g} tasks/s: " + "; ".join(parts) + f" ({rows[0]['trials']} trials of "
+        f"{rows[0]['horizon_slots']} slots per setting, mean ± one standard error)."
+    )
+    return {"fig_serving": text}
+
+
 def section(s: dict) -> list[str]:
     """Both subsections, each when its study ran; empty otherwise."""
     out = serving_lines(s["serving"]) if s.get("serving") else []
