@@ -465,6 +465,70 @@ def serving_law_block(results: Path) -> str:
     return "\n".join(lines)
 
 
+def serving_engine_block(results: Path) -> str:
+    """The batched engine's serving study and the regimes under batching, from the
+    summary's ``serving`` and ``serving_regimes`` (docs/model.md §14.2-14.3)."""
+    from energy_routing.report.serving import MAX_MISSED, _iv, _pm, planner_choice
+
+    s = json.loads((results / "summary.json").read_text())
+    rows = s.get("serving") or []
+    if not rows:
+        return "The serving study did not run (`serving.activate: false`)."
+    r0 = rows[0]
+    lines = [
+        f"The batched engine ({r0['law']} law, at most {r0['max_batch']} running sequences "
+        f"per replica, myopic routing), {r0['trials']} trials per setting to "
+        f"{r0['horizon_slots']} slots on common random numbers; mean ± one standard error "
+        "over trials. Energy per task: the replicas' energy per generated token times the "
+        "mean token budget; batch of one: the same tasks served alone (§1):",
+        "",
+        "| model | arrival rate [1/s] | replicas | mean batch | energy per task [J] | "
+        "batch of one [J] | missed deadlines |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['model']} | {r['arrival_rate_per_s']:g} | {r['replicas']} | "
+            f"{_pm(r['mean_batch'], r['mean_batch_sem'])} | "
+            f"{_pm(r['energy_per_task_J'], r['energy_per_task_J_sem'])} | "
+            f"{_pm(r['paper_energy_per_task_J'], r['paper_energy_per_task_J_sem'])} | "
+            f"{_pm(r['missed_deadline_fraction'], r['missed_deadline_fraction_sem'], '.2g')} |"
+        )
+    keep = [
+        f"{c['model']} at {c['arrival_rate_per_s']:g}/s: "
+        + (
+            "none studied"
+            if c["keeps_deadlines"] is None
+            else str(c["keeps_deadlines"]["replicas"])
+        )
+        for c in planner_choice(rows)
+    ]
+    lines += [
+        "",
+        f"Fewest replicas missing at most {MAX_MISSED:.0%} of the deadlines (with 1.96 "
+        f"standard errors): {'; '.join(keep)}.",
+    ]
+    g = s.get("serving_regimes") or {}
+    if g.get("trials"):
+        fpr = (g["transition_false_positive_rate"], g["transition_fpr_low"])
+        lines += [
+            "",
+            f"The battery on batched consumption ({g['replicas']} replicas per model, "
+            f"{g['arrival_rate_per_s']:g} tasks/s; {g['trials']} trials at rho = 1 to "
+            f"T = {g['horizon_slots']} slots, 95% intervals): large-T slope of E[D_T] "
+            f"{_iv(g['slope'], g['slope_low'], g['slope_high'])} against 0.5; long-run "
+            f"sigma {_iv(g['sigma_long_run_J'], g['sigma_long_run_low'], g['sigma_long_run_high'])}"
+            f" J/sqrt(slot) against the per-slot {g['sigma_slot_J']:.3g}; mean D_T at the "
+            f"horizon {_pm(g['mc_D_Tmax_J'], g['mc_D_Tmax_sem'])} J (Monte Carlo) against "
+            f"{g['diffusion_D_Tmax_J']:.3g} J (diffusion, long-run sigma) and "
+            f"{g['diffusion_slot_sigma_D_Tmax_J']:.3g} J (per-slot sigma); the transition "
+            f"test rejected {g['transition_rejections']} of {g['transition_groups']} "
+            f"critical data sets (false-positive rate {_iv(*fpr, g['transition_fpr_high'], '.2g')}"
+            f", level {g['alpha']:g}).",
+        ]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=ROOT / "results")
@@ -485,6 +549,7 @@ def main() -> None:
     text = _replace(text, "plan_accuracy", plan_accuracy_block(args.bench))
     text = _replace(text, "decisions", decisions_block(args.results))
     text = _replace(text, "serving_law", serving_law_block(args.results))
+    text = _replace(text, "serving_engine", serving_engine_block(args.results))
     text = _replace(text, "site_year", site_year_block(args.results))
     readme.write_text(text)
 

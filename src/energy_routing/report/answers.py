@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from energy_routing.report import policies, realworld
+from energy_routing.report import serving as report_serving
 
 
 @dataclass(frozen=True)
@@ -204,12 +205,79 @@ def serving_answer(s: dict) -> Answer | None:
     return Answer("Energy per token as served", text, "Serving under continuous batching")
 
 
+def replicas_answer(s: dict) -> Answer | None:
+    """How many replicas to keep powered: at the study's highest arrival rate, per model,
+    :func:`energy_routing.report.serving.planner_choice` (the fewest replicas that keep the
+    deadlines) against the batch of one, and what the fewest replicas studied would save
+    and miss (docs/model.md §14.2)."""
+    rows = s.get("serving") or []
+    if not rows:
+        return None
+    rate = max(r["arrival_rate_per_s"] for r in rows)
+    r0 = rows[0]
+    pm = report_serving._pm
+    parts = []
+    for c in report_serving.planner_choice(rows):
+        if c["arrival_rate_per_s"] != rate:
+            continue
+        ok, few = c["keeps_deadlines"], c["fewest"]
+        part = (
+            f"{c['model']}: no studied number of replicas"
+            if ok is None
+            else f"{c['model']}: {ok['replicas']} replicas, "
+            f"{pm(ok['energy_per_task_J'], ok['energy_per_task_J_sem'])} J per task "
+            f"against {ok['paper_energy_per_task_J']:.3g} J batch-of-one"
+        )
+        if ok is None or few["replicas"] != ok["replicas"]:
+            part += (
+                f" ({few['replicas']} would batch {few['mean_batch']:.3g} sequences and "
+                f"spend {pm(few['energy_per_task_J'], few['energy_per_task_J_sem'])} J but "
+                f"miss {few['missed_deadline_fraction']:.0%} of the deadlines)"
+            )
+        parts.append(part)
+    text = (
+        f"At {rate:g} tasks/s ({r0['law']} law, batches of at most {r0['max_batch']}, "
+        f"{r0['trials']} trials of {r0['horizon_slots']} slots), the fewest replicas that "
+        f"miss at most {report_serving.MAX_MISSED:.0%} of the deadlines (with 1.96 standard "
+        "errors): " + "; ".join(parts) + "."
+    )
+    return Answer("Replicas to keep powered", text, report_serving.SERVING_TITLE)
+
+
+def batched_regimes_answer(s: dict) -> Answer | None:
+    """Whether the battery's regimes and Lemma 2 hold under batching: the critical slope
+    against 0.5, the long-run sigma against the per-slot one, and the transition test's
+    false-positive rate (docs/model.md §14.3)."""
+    g = s.get("serving_regimes") or {}
+    if not g.get("trials"):
+        return None
+    iv = report_serving._iv
+    fpr_hi = g["transition_fpr_high"]
+    text = (
+        f"At the critical point E[D_T] still grows like √T: slope "
+        f"{iv(g['slope'], g['slope_low'], g['slope_high'])} against 0.5 ({g['trials']} "
+        f"trials to T = {g['horizon_slots']} slots, 95 % bootstrap interval), but size "
+        f"reserves with the long-run σ = "
+        f"{iv(g['sigma_long_run_J'], g['sigma_long_run_low'], g['sigma_long_run_high'])} "
+        f"J/√slot, {g['sigma_long_run_J'] / g['sigma_slot_J']:.2g} times the per-slot "
+        f"{g['sigma_slot_J']:.3g} (diffusion E[D_T] {g['diffusion_D_Tmax_J']:.3g} J against "
+        f"the Monte Carlo's {g['mc_D_Tmax_J']:.3g} ± {g['mc_D_Tmax_sem']:.2g} J). The "
+        f"transition test rejected {g['transition_rejections']} of "
+        f"{g['transition_groups']} critical data sets (false-positive rate "
+        f"{iv(g['transition_false_positive_rate'], g['transition_fpr_low'], fpr_hi, '.2g')}, "
+        f"level {g['alpha']:g})."
+    )
+    return Answer("Battery under batching", text, report_serving.REGIMES_TITLE)
+
+
 PROVIDERS: list[Callable[[dict], Answer | None]] = [
     dispatch_answer,
     storage_answer,
     site_answer,
     carbon_answer,
     serving_answer,
+    replicas_answer,
+    batched_regimes_answer,
 ]
 
 #: Titles of the two opening sections (the first's id is ``answers``).

@@ -16,7 +16,7 @@ import markdown
 import pandas as pd
 
 from energy_routing.analysis.tables import TRANSITION_COLUMNS
-from energy_routing.report import answers, realworld
+from energy_routing.report import answers, realworld, serving
 from energy_routing.report.tables import _table
 from energy_routing.supply.supply import Supply
 
@@ -311,6 +311,7 @@ def build_markdown(
     if "sweep" in s:
         readings["fig_sweep"] = _reading_sweep(s["sweep"]["rows"])
     readings.update(policies.readings(s))
+    readings.update(serving.readings(s))
     for title, name, path in figures:
         rel = Path(path).resolve().relative_to(root.resolve())
         out += [f"### {title}", "", f"![{title}]({rel.as_posix()})", ""]

@@ -1,8 +1,10 @@
 """The report's "Real-world inputs" section, built from ``summary.json`` (docs/model.md §13).
 
 Calibration (energy per token *modelled here* next to the *external estimate*, never
-mixed), its sensitivity, the day-night study with standard errors, and the carbon of the
-auxiliary energy with the intensity's source and year. Energies are shown in kWh
+mixed), the serving law and, beside it, the batched engine's serving study and regimes
+(:mod:`energy_routing.report.serving`, docs/model.md §14), its sensitivity, the day-night
+study with standard errors, and the carbon of the auxiliary energy with the intensity's
+source and year. Energies are shown in kWh
 (1 kWh = 3.6e6 J); summary.json keeps joules.
 """
 
@@ -24,10 +26,14 @@ def _pm(d: dict) -> str:
 
 def section(s: dict) -> list[str]:
     """Markdown lines of the section; empty when the studies did not run."""
+    from energy_routing.report import serving
     from energy_routing.report.tables import _table
 
-    if not {"carbon", "calibration", "day_night", "site_storage", "site_year"} & set(s):
-        return []
+    studies = {"carbon", "calibration", "day_night", "site_storage", "site_year"}
+    if not studies & set(s):
+        # Serving runs without the real-world studies: a section of its own.
+        lines = serving.section(s)
+        return ["## Serving under continuous batching", "", *lines] if lines else []
     out = ["## Real-world inputs", ""]
     out += [
         "Beyond the paper (docs/model.md §13): real accelerators and models, a real PV site "
@@ -60,6 +66,8 @@ def section(s: dict) -> list[str]:
         out += [_table(pd.DataFrame(c["rows"]), 3), ""]
         if "serving_law" in c:
             out += serving_law_lines(c["serving_law"])
+        # The batched engine's study sits next to the law it serves with (§14.2-14.3).
+        out += serving.section(s)
         sens = pd.DataFrame(c["sensitivity"])
         sens = sens[sens["moved"] == "both"].copy()
         sens["changed_tasks"] = sens["changed_tasks"].replace("", "–")
@@ -75,6 +83,8 @@ def section(s: dict) -> list[str]:
             _table(sens.drop(columns="moved"), 4),
             "",
         ]
+    else:
+        out += serving.section(s)  # the law's subsection needs the calibration stage
     if "day_night" in s:
         d = s["day_night"]
         site = d["site"]

@@ -123,6 +123,22 @@ _REALWORLD_HEADERS = {
     "paper_J": "batch-of-one law (§1) [J/token]",
 }
 HEADERS.update({k: v for k, v in _REALWORLD_HEADERS.items() if k not in HEADERS})
+#: The serving study's and the regimes-under-batching columns (docs/model.md §14.2-14.3).
+_SERVING_HEADERS = {
+    "arrival_rate_per_s": "arrival rate [tasks/s]",
+    "replicas": "replicas [-]",
+    "tasks_mean": "tasks routed [-]",
+    "mean_batch": "mean batch B [-]",
+    "served_J_per_token": "served, batched [J/token]",
+    "served_J_per_task": "served, batched [J/task]",
+    "batch_of_one_J_per_task": "batch of one (§1) [J/task]",
+    "served_over_batch_of_one": "batched / batch of one [-]",
+    "trials": "trials [-]",
+    "quantity": "quantity",
+    "estimate": "estimate [95% interval] or ± SE",
+    "basis": "measured over",
+}
+HEADERS.update({k: v for k, v in _SERVING_HEADERS.items() if k not in HEADERS})
 
 
 def header(key: str) -> str:

@@ -163,3 +163,11 @@ def figure_site_year(modes, *, site_year_json):
     from energy_routing.figures import realworld
 
     return realworld.fig_site_year(json.loads(Path(site_year_json).read_text()))
+
+
+def figure_serving(modes, *, serving_nc):
+    """Energy per task, mean batch and missed deadlines against replicas and arrival rate,
+    with the batch-of-one reference (docs/model.md §14.2)."""
+    from energy_routing.figures import serving
+
+    return serving.fig_serving(load_dataset(serving_nc))

@@ -132,6 +132,7 @@ ROUTERS = "results/routers/routers.nc"
 STORAGE = "results/storage/grid.nc"
 SITE_STORAGE = "results/realworld/site_storage.nc"
 SITE_YEAR = "results/realworld/site_year.nc"
+SERVING = "results/serving/serving.nc"
 #: Monte Carlo settings the policy, dispatcher and storage studies read.
 STUDY_MC_KEYS = (
     "montecarlo.seed",
@@ -223,7 +224,7 @@ STAGES: dict[str, Stage] = {
         "energy_routing.stages.serving",
         (*GRID_KEYS, "supply", "load", "serving", *STUDY_MC_KEYS),
         {
-            "dataset": "results/serving/serving.nc",
+            "dataset": SERVING,
             "regimes": "results/serving/regimes.nc",
             "part": "results/parts/serving.json",
             "regimes_part": "results/parts/serving_regimes.json",
@@ -408,6 +409,16 @@ FIGURES: tuple[Figure, ...] = (
         activate="realworld",
         inputs={"serving_law_csv": "results/tables/serving_law.csv"},
         readme=True,
+    ),
+    Figure(
+        "fig_serving",
+        "fig_serving",
+        "figure_serving",
+        "Serving: energy per task and missed deadlines against the replicas kept powered",
+        "8. Serving under continuous batching",
+        inputs={"serving_nc": SERVING},
+        readme=True,
+        activate="serving",
     ),
     Figure(
         "fig_sensitivity",

@@ -124,6 +124,34 @@ def serving_plan(grid: xr.Dataset, cfg: Mapping, sec: Mapping, replicas: int) ->
     )
 
 
+def site_matching_rate(grid: xr.Dataset, cfg: Mapping, sec: Mapping, batch: float) -> dict:
+    """The arrival rate at which batched serving draws the site's critical load
+    (docs/model.md §14.2) [tasks/s].
+
+    The site is sized for C_LB / dt [W] (the batch-of-one law of §1 at the config's
+    ``arrival_rate``). Served in batches of ``batch`` sequences, a task of n tokens on its
+    routed model costs its share of the steps, ``n (e_fixed / B + e_seq) + e_ctx n (n - 1)
+    / 2`` [J] with the section's step coefficients (:func:`step_coefficients`; idle power
+    left out: replicas running full batches are never idle), and the rate is the load over
+    the mean of that over the task mix.
+
+    Returns
+    -------
+    dict
+        ``load_W``, ``energy_per_task_J`` (mean over the mix at ``batch``) and
+        ``arrival_rate_per_s``.
+    """
+    coef, _ = step_coefficients(cfg, sec)
+    names = [str(m) for m in grid.model.values]
+    best = np.array([names.index(str(b)) for b in grid.best_model.values])
+    n = grid["tokens"].to_numpy()[np.arange(best.size), best].astype(float)
+    c = coef[best]
+    e_task = n * (c[:, 3] / float(batch) + c[:, 4]) + c[:, 5] * n * (n - 1.0) / 2.0
+    load = float(grid["c_lb_J_per_slot"]) / float(cfg.get("dt_s", 1.0))
+    energy = float(grid["mix"].to_numpy() @ e_task)
+    return {"load_W": load, "energy_per_task_J": energy, "arrival_rate_per_s": load / energy}
+
+
 def _engine_plan(grid, cfg, sec, rate_per_s: float, provisioning: float = 1.0, harvest=None):
     dt = float(cfg.get("dt_s", 1.0))
     wl = grids.workload(grid, {**cfg, "arrival_rate": rate_per_s * dt}, provisioning)
