@@ -32,10 +32,13 @@ SMALL = [0.01, 0.001, 0.0, 10.0, 1.0, 0.0]  # static 11 J/token
 BIG = [0.02, 0.002, 0.0, 30.0, 2.0, 0.0]  # static 32 J/token, 2 + 30/8 = 5.75 at b = 7
 
 
-def _two_models(idle=(0.0, 0.0), router="batch_aware", deadline=1e9, max_batch=8):
+def _two_models(
+    idle=(0.0, 0.0), router="batch_aware", deadline=1e9, max_batch=8, new_deadline=None
+):
+    """Type 0 (the running tasks) and type 1 (the new task), 1000 tokens on either model."""
     return ServingPlan(
-        tokens=np.array([[1000.0, 1000.0]]),
-        deadline_s=np.array([deadline]),
+        tokens=np.full((2, 2), 1000.0),
+        deadline_s=np.array([deadline, deadline if new_deadline is None else new_deadline]),
         coef=np.array([SMALL, BIG]),
         idle_w=np.asarray(idle, dtype=float),
         replicas=np.array([1, 1]),
@@ -53,9 +56,8 @@ def _serve_one_after_batch(splan):
     slots = np.array([0] * 7 + [1])
     models = np.array([1] * 7 + [0])
     pinned = np.array([True] * 7 + [False])
-    log = serve_routed_chunk(
-        0, 4, 1.0, slots, np.zeros(8, dtype=np.int64), models, splan, state, out, acc, pinned
-    )
+    types = np.array([0] * 7 + [1])
+    log = serve_routed_chunk(0, 4, 1.0, slots, types, models, splan, state, out, acc, pinned)
     assert log.size == 0  # nobody is done yet: 1000 tokens take more than 4 s
     run = {int(state.tid[r, k]): r for r in range(2) for k in range(int(state.nrun[r]))}
     return run[7], state
@@ -96,6 +98,14 @@ def test_a_full_or_late_replica_is_not_chosen():
     assert _serve_one_after_batch(_two_models(deadline=20.0))[0] == 0
 
 
+def test_a_join_that_would_make_a_running_task_late_is_refused():
+    # The seven running tasks on the big replica need 1000 tokens in 36 s at batch 8 but
+    # 34 s at batch 7: a 35 s deadline (from slot 0) holds for them only if nobody joins.
+    # The new task's own deadline (100 s) holds on either model.
+    assert _serve_one_after_batch(_two_models(deadline=35.0, new_deadline=100.0))[0] == 0
+    assert _serve_one_after_batch(_two_models(deadline=36.5, new_deadline=100.0))[0] == 1
+
+
 def test_no_feasible_replica_falls_back_to_the_routed_queue():
     # Neither model meets a 5 s deadline: the task waits for its routed model (small,
     # idle), which admits it from the queue at the same slot start.
@@ -104,10 +114,18 @@ def test_no_feasible_replica_falls_back_to_the_routed_queue():
     assert state.queue["id"].size == 0
 
 
-def _state(rng, n_rep, max_batch):
+def _state(rng, n_rep, max_batch, n_types=2):
     nrun = rng.integers(0, max_batch + 1, size=n_rep).astype(np.int64)
     g = rng.uniform(0, 500, size=(n_rep, max_batch))
-    return g, nrun
+    need = g + rng.uniform(1, 500, size=(n_rep, max_batch))
+    arr = rng.uniform(-30, 0, size=(n_rep, max_batch))
+    typ = rng.integers(0, n_types, size=(n_rep, max_batch)).astype(np.int64)
+    return g, need, arr, typ, nrun
+
+
+def _time(c, n, b, tot):
+    """Seconds for n tokens at batch b with tot cached tokens, the batch frozen."""
+    return (c[0] + c[1] * b + c[2] * tot) * n + c[2] * b * n * n / 2
 
 
 @settings(max_examples=60, deadline=None)
@@ -117,7 +135,8 @@ def _state(rng, n_rep, max_batch):
     max_batch=st.integers(1, 6),
 )
 def test_router_picks_the_cheapest_feasible_replica_with_room(seed, deadline, max_batch):
-    """Oracle: enumerate every candidate replica in numpy."""
+    """Oracle: enumerate every candidate replica in numpy; feasible = room, the task's
+    deadline met at batch b + 1, no running sequence pushed past its deadline."""
     rng = np.random.default_rng(seed)
     n_models, n_types = 3, 2
     coef = np.column_stack([
@@ -133,10 +152,14 @@ def test_router_picks_the_cheapest_feasible_replica_with_room(seed, deadline, ma
     for i in range(n_types):
         k = rng.integers(1, n_models + 1)
         cand[i, :k] = rng.permutation(n_models)[:k]
-    g, nrun = _state(rng, int(reps.sum()), max_batch)
-    dl = np.full(n_types, deadline)
+    g, need, arr, typ, nrun = _state(rng, int(reps.sum()), max_batch, n_types)
+    dl = rng.uniform(0.5, 2.0, n_types) * deadline
+    now = 0.0
+    n_spoiled = 0
     for i in range(n_types):
-        r, m = route_batch_aware(i, cand, tokens, dl, coef, idle, first, max_batch, g, nrun)
+        r, m = route_batch_aware(
+            i, now, cand, tokens, dl, coef, idle, first, max_batch, g, need, arr, typ, nrun
+        )
         options = []
         for mm in cand[i][cand[i] >= 0]:
             n = tokens[i, mm]
@@ -146,12 +169,17 @@ def test_router_picks_the_cheapest_feasible_replica_with_room(seed, deadline, ma
                 if b >= max_batch:
                     continue
                 tot = g[rr, :b].sum()
-                t = (c[0] + c[1] * (b + 1) + c[2] * tot) * n + c[2] * (b + 1) * n * n / 2
-                if t > deadline:
+                if _time(c, n, b + 1, tot) > dl[i]:
+                    continue
+                left = need[rr, :b] - g[rr, :b]
+                room = arr[rr, :b] + dl[typ[rr, :b]] - now
+                spoiled = (_time(c, left, b, tot) <= room) & (_time(c, left, b + 1, tot) > room)
+                if spoiled.any():
+                    n_spoiled += 1
                     continue
                 e = c[4] * n + c[5] * n * (n - 1) / 2 + c[3] * n / (b + 1)
                 if b == 0:
-                    e -= idle[mm] * ((c[0] + c[1]) * n + c[2] * n * n / 2)
+                    e -= idle[mm] * _time(c, n, 1, 0.0)
                 options.append((e, rr, mm))
         if not options:
             assert (r, m) == (-1, -1)
@@ -177,11 +205,12 @@ def test_without_fixed_or_idle_costs_it_is_the_static_choice(seed):
     tokens = rng.uniform(1, 400, (1, n_models))
     cand = np.arange(n_models, dtype=np.int64)[None, :]
     first = np.arange(2 * n_models + 1, step=2, dtype=np.int64)
-    g, nrun = _state(rng, 2 * n_models, 8)
+    g, need, arr, typ, nrun = _state(rng, 2 * n_models, 8, 1)
     nrun = np.minimum(nrun, 7)  # room everywhere
     _, m = route_batch_aware(
-        0, cand, tokens, np.array([1e9]), coef, np.zeros(n_models), first, 8, g, nrun
-    )
+        0, 0.0, cand, tokens, np.array([1e9]), coef, np.zeros(n_models), first, 8,
+        g, need, arr, typ, nrun,
+    )  # fmt: skip
     n = tokens[0]
     static = coef[:, 4] * n + coef[:, 5] * n * (n - 1) / 2
     assert m == int(np.argmin(static))

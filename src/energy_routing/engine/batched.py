@@ -519,7 +519,9 @@ def trial_totals(trial: ServedTrial, splan: ServingPlan, dt: float) -> dict:
     on the same arrivals: ``energy_per_task_J`` = the replicas' energy in the horizon, idle
     included, over the tasks that arrived in it (the same count under every router);
     ``missed_fraction`` = tasks that missed their deadline among those due within the
-    horizon (as :func:`trial_metrics`); ``tasks``. NaN without tasks."""
+    horizon (as :func:`trial_metrics`); ``unfinished_fraction`` = tasks still running or
+    queued at the horizon among those arrived (the work the energy figure leaves out);
+    ``tasks``. NaN without tasks."""
     _, _, judged, missed = _outcomes(trial, splan, dt)
     n = judged.size
     energy = float(trial.acc[:, ACC_BUSY_J].sum() + trial.acc[:, ACC_IDLE_J].sum())
@@ -527,6 +529,7 @@ def trial_totals(trial: ServedTrial, splan: ServingPlan, dt: float) -> dict:
         "tasks": float(n),
         "energy_per_task_J": energy / n if n else np.nan,
         "missed_fraction": missed.sum() / judged.sum() if judged.any() else np.nan,
+        "unfinished_fraction": trial.unfinished["type"].size / n if n else np.nan,
     }
 
 

@@ -131,13 +131,33 @@ def marginal_energy(n, b, coef_m, idle_w_m):  # pragma: no cover - numba
 
 
 @numba.njit(nogil=True, cache=True)
+def _spoils_a_deadline(r, now, coef_m, g, need, arr, typ, deadline_s, nrun):  # pragma: no cover
+    """Whether one more sequence on replica ``r`` would make a running sequence that
+    meets its deadline at batch b miss it at b + 1 (each judged by :func:`join_time`
+    with the batch frozen; docs/model.md §14.2)."""
+    b = nrun[r]
+    tot = 0.0
+    for k in range(b):
+        tot += g[r, k]
+    for k in range(b):
+        left = need[r, k] - g[r, k]
+        room = arr[r, k] + deadline_s[typ[r, k]] - now
+        # join_time(.., b - 1, ..) is the time at batch b itself, (.., b, ..) at b + 1.
+        if join_time(left, b - 1, tot, coef_m) <= room < join_time(left, b, tot, coef_m):
+            return True
+    return False
+
+
+@numba.njit(nogil=True, cache=True)
 def route_batch_aware(
-    i, cand, tokens, deadline_s, coef, idle_w, rep_first, max_batch, g, nrun
+    i, now, cand, tokens, deadline_s, coef, idle_w, rep_first, max_batch, g, need, arr, typ, nrun
 ):  # pragma: no cover - numba
     """The replica with room and the smallest :func:`marginal_energy` for a task of type
-    ``i`` among the replicas of its candidate models ``cand[i]`` (padded with -1) on
-    which it would meet its deadline (:func:`join_time` <= ``deadline_s[i]``); the first
-    found wins ties. Returns ``(replica, model)``, ``(-1, -1)`` when none qualifies
+    ``i`` arriving at ``now`` [s] among the replicas of its candidate models ``cand[i]``
+    (padded with -1) that are feasible: the task would meet its deadline there
+    (:func:`join_time` <= ``deadline_s[i]``) and no running sequence that meets its own
+    would miss it for the task's joining (:func:`_spoils_a_deadline`); the first found
+    wins ties. Returns ``(replica, model)``, ``(-1, -1)`` when none qualifies
     (docs/model.md §14.2)."""
     best_r = -1
     best_m = -1
@@ -152,16 +172,19 @@ def route_batch_aware(
             b = nrun[r]
             if b >= max_batch:
                 continue
+            e = marginal_energy(n, b, cm, idle_w[m])
+            if e >= best_e:
+                continue
             tot = 0.0
             for k in range(b):
                 tot += g[r, k]
             if join_time(n, b, tot, cm) > deadline_s[i]:
                 continue
-            e = marginal_energy(n, b, cm, idle_w[m])
-            if e < best_e:
-                best_e = e
-                best_r = r
-                best_m = m
+            if _spoils_a_deadline(r, now, cm, g, need, arr, typ, deadline_s, nrun):
+                continue
+            best_e = e
+            best_r = r
+            best_m = m
     return best_r, best_m
 
 
@@ -268,8 +291,9 @@ def serve_chunk(
                 if pinned[nxt] == 0:
                     i = q_type[nxt]
                     r, m = route_batch_aware(
-                        i, cand, tokens, deadline_s, coef, idle_w, rep_first, max_batch, g, nrun
-                    )
+                        i, start, cand, tokens, deadline_s, coef, idle_w, rep_first, max_batch,
+                        g, need, arr, typ, nrun,
+                    )  # fmt: skip
                     if r >= 0:
                         q_need[nxt] = tokens[i, m]
                         _admit(
