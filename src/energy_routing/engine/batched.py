@@ -12,6 +12,13 @@ replica through each slot event by event; the consumption C_t of a slot is the r
 energy in it, idle replicas included. The battery and the auxiliary energy walk on
 x_t = R_t - C_t with :func:`~energy_routing.engine.fast_path.walk_chunk`.
 
+With ``ServingPlan.router = "batch_aware"`` a task that was not misrouted is placed
+instead, at the start of its arrival slot, on the feasible replica with room and the
+smallest marginal energy given the current batches
+(:func:`~energy_routing.engine.batched_kernel.route_batch_aware`), and waits in its
+routed model's queue only when there is none; the draws are the same, so the two
+routers are paired trial by trial.
+
 A task's completion time is measured from the start of its arrival slot to its last
 token; it misses its deadline when that plus the dispatch latency exceeds ``deadline_s``.
 """
