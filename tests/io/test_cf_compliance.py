@@ -107,6 +107,7 @@ def _studies(cfg: dict, grid_nc: Path, out: Path) -> dict[str, Path]:
     cfg["serving"]["regimes"].update(trials=20, off_critical_trials=10,
                                      t_max=1500, warmup_slots=100, block_slots=100)  # fmt: skip
     files["serving"], files["serving_regimes"] = out / "serving.nc", out / "regimes.nc"
+    files["serving_routers"] = out / "routers.nc"
     serving.serving(
         json.loads(registry.stage_config(cfg, "serving")),
         grid_nc=grid_nc,
@@ -114,6 +115,8 @@ def _studies(cfg: dict, grid_nc: Path, out: Path) -> dict[str, Path]:
         regimes_nc=files["serving_regimes"],
         part_json=out / "serving.json",
         regimes_part_json=out / "serving_regimes.json",
+        routers_nc=files["serving_routers"],
+        routers_part_json=out / "serving_routers.json",
     )
     from energy_routing.stages import site_storage
 
@@ -191,6 +194,7 @@ def cf_problems(path: Path, out: Path) -> list[str]:
         "site_year",
         "serving",
         "serving_regimes",
+        "serving_routers",
     ],
 )
 def test_checker_exits_0_with_no_findings(nc_files, kind, tmp_path):

@@ -162,6 +162,7 @@ def summary_parts():
     if CONFIG["serving"]["activate"]:
         parts["serving"] = out("serving")["part"]
         parts["serving_regimes"] = out("serving")["regimes_part"]
+        parts["serving_routers"] = out("serving")["routers_part"]
     if SWEEP:
         parts["sweep"] = out("sweep")["part"]
     if REALWORLD:
@@ -204,7 +205,7 @@ def archived_outputs():
     if CONFIG["storage_grid"]["activate"]:
         data.append(out("storage")["dataset"])
     if CONFIG["serving"]["activate"]:
-        data += [out("serving")["dataset"], out("serving")["regimes"]]
+        data += [out("serving")[k] for k in ("dataset", "regimes", "routers")]
     if REALWORLD:
         data.append(out("site_storage")["dataset"])
     if CONFIG["site_year"]["activate"]:

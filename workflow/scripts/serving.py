@@ -14,5 +14,7 @@ with common.logged(snakemake.log[0]):
         regimes_nc=snakemake.output.regimes,
         part_json=snakemake.output.part,
         regimes_part_json=snakemake.output.regimes_part,
+        routers_nc=snakemake.output.routers,
+        routers_part_json=snakemake.output.routers_part,
         threads=snakemake.threads,
     )

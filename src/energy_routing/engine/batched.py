@@ -12,6 +12,13 @@ replica through each slot event by event; the consumption C_t of a slot is the r
 energy in it, idle replicas included. The battery and the auxiliary energy walk on
 x_t = R_t - C_t with :func:`~energy_routing.engine.fast_path.walk_chunk`.
 
+With ``ServingPlan.router = "batch_aware"`` a task that was not misrouted is placed
+instead, at the start of its arrival slot, on the feasible replica with room and the
+smallest marginal energy given the current batches
+(:func:`~energy_routing.engine.batched_kernel.route_batch_aware`), and waits in its
+routed model's queue only when there is none; the draws are the same, so the two
+routers are paired trial by trial.
+
 A task's completion time is measured from the start of its arrival slot to its last
 token; it misses its deadline when that plus the dispatch latency exceeds ``deadline_s``.
 """
@@ -34,6 +41,9 @@ from energy_routing.engine.draws import EnginePlan
 from energy_routing.engine.driver import _routed_chunks
 from energy_routing.engine.fast_path import _STATE_SIZE, walk_chunk
 from energy_routing.engine.streams import trial_streams
+
+#: The routers of the serving engine (docs/model.md §14.2), by kernel code.
+ROUTERS = ("myopic", "batch_aware")
 
 # Columns of a completion log row.
 LOG_ID, LOG_TYPE, LOG_MODEL, LOG_ARRIVAL, LOG_DONE, LOG_ENERGY = range(6)
@@ -58,6 +68,16 @@ class ServingPlan:
         Replicas of each model (>= 1).
     max_batch : int
         Running sequences per replica at most (>= 1).
+    router : str
+        ``myopic``: a task waits for a replica of the model it was routed to at arrival;
+        ``batch_aware``: a task that was not misrouted joins, at the start of its arrival
+        slot, the replica with room and the smallest marginal energy among the feasible
+        models' replicas on which it would meet its deadline, and otherwise waits for
+        its routed model (docs/model.md §14.2).
+    candidates : ndarray of int64, shape (K, M), optional
+        The models the batch-aware router may choose for each type, -1 padded (the
+        route table's model and its feasible alternatives, :func:`candidate_models`);
+        default every model.
     paper_coef : ndarray, shape (M, 6), optional
         The batch-of-one law the serving figures compare with (docs/model.md §1; for a
         fitted law, its paper limit); default ``coef``.
@@ -70,6 +90,8 @@ class ServingPlan:
     replicas: np.ndarray
     max_batch: int
     paper_coef: np.ndarray | None = None
+    router: str = "myopic"
+    candidates: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         put = object.__setattr__
@@ -93,6 +115,17 @@ class ServingPlan:
         paper = coef if self.paper_coef is None else np.asarray(self.paper_coef, dtype=float)
         if paper.shape != coef.shape or not np.all(np.isfinite(paper)):
             raise ValueError(f"paper_coef: expected finite values of shape ({n_models}, 6)")
+        if self.router not in ROUTERS:
+            raise ValueError(f"router: expected one of {', '.join(ROUTERS)}, got {self.router!r}")
+        n_types = tokens.shape[0]
+        cand = (
+            np.tile(np.arange(n_models, dtype=np.int64), (n_types, 1))
+            if self.candidates is None
+            else np.ascontiguousarray(self.candidates, dtype=np.int64)
+        )
+        if cand.shape != (n_types, n_models) or np.any(cand >= n_models) or np.any(cand[:, 0] < 0):
+            raise ValueError(f"candidates: expected ({n_types}, {n_models}) models, -1 padded")
+        put(self, "candidates", cand)
         put(self, "paper_coef", paper)
         put(self, "tokens", tokens)
         put(self, "coef", coef)
@@ -169,6 +202,7 @@ def serve_routed_chunk(
     state: ServingState,
     out: np.ndarray,
     acc: np.ndarray,
+    pinned: np.ndarray | None = None,
 ) -> np.ndarray:
     """Serve one routed chunk (docs/model.md §14.2): queue its tasks behind the carried
     ones, run the kernel, carry what is still queued.
@@ -185,6 +219,9 @@ def serve_routed_chunk(
         Receives C_t [J] of the chunk's slots.
     acc : ndarray, shape (M, 5)
         Per-model tokens, steps, busy and idle energy [J], busy time [s], added to.
+    pinned : ndarray of bool, optional
+        Tasks whose model the batch-aware router keeps (the misrouted ones,
+        :func:`misrouted_mask`); default none.
 
     Returns
     -------
@@ -206,6 +243,11 @@ def serve_routed_chunk(
         "model": np.concatenate((q["model"], new_model)),
     }
     state.next_id += n_new
+    n_old = q["slot"].size
+    pin = np.zeros(n_old + n_new, dtype=np.uint8)
+    if pinned is not None:
+        pin[n_old:] = np.asarray(pinned, dtype=bool)[order]
+    taken = np.zeros(n_old + n_new, dtype=np.uint8)
     n_models = splan.replicas.size
     qidx = np.argsort(cols["model"], kind="stable").astype(np.int64)
     qstart = np.concatenate(([0], np.cumsum(np.bincount(cols["model"], minlength=n_models))))
@@ -239,9 +281,15 @@ def serve_routed_chunk(
         acc,
         log,
         0,
+        ROUTERS.index(splan.router),
+        pin,
+        taken,
+        splan.candidates,
+        splan.tokens,
+        splan.deadline_s,
     )
     left = np.concatenate([qidx[head[m] : qstart[m + 1]] for m in range(n_models)])
-    left = np.sort(left)  # arrival order
+    left = np.sort(left[taken[left] == 0])  # arrival order
     state.queue = {k: v[left] for k, v in cols.items()}
     return log[:n_log]
 
@@ -331,9 +379,20 @@ def serve_trial(
         plan, streams, horizon, chunk_slots, counts
     ):
         out = buf[:n_slots]
+        pinned = misrouted_mask(draws) if splan.router != "myopic" else None
         logs.append(
             serve_routed_chunk(
-                t0, n_slots, plan.dt_s, draws.slots, types, models, splan, state, out, acc
+                t0,
+                n_slots,
+                plan.dt_s,
+                draws.slots,
+                types,
+                models,
+                splan,
+                state,
+                out,
+                acc,
+                pinned,
             )
         )
         if kept is not None:
@@ -352,6 +411,26 @@ def serve_trial(
         injected=rec[2] if walk else None,
         horizon=int(horizon),
     )
+
+
+def misrouted_mask(draws) -> np.ndarray:
+    """Which of a chunk's tasks (in the order of :func:`~energy_routing.engine.draws.
+    route_myopic`) were misrouted: the first ``misrouted[i]`` of each type's group."""
+    starts = np.concatenate(([0], np.cumsum(draws.counts)[:-1]))
+    pos = np.arange(int(draws.counts.sum())) - np.repeat(starts, draws.counts)
+    return pos < np.repeat(draws.misrouted, draws.counts)
+
+
+def candidate_models(plan: EnginePlan) -> np.ndarray:
+    """(K, M) int64: each type's route-table model m*(i) and then its feasible
+    alternatives, -1 padded: the models the batch-aware router may choose (§14.2)."""
+    n_types, n_models = plan.energy.shape
+    cand = np.full((n_types, n_models), -1, dtype=np.int64)
+    cand[:, 0] = plan.best
+    for i in range(n_types):
+        k = int(plan.n_alternatives[i])
+        cand[i, 1 : 1 + k] = plan.alternatives[i, :k]
+    return cand
 
 
 def _walk_part(harvest, consumption, t0, walk_from, wstate, cps, next_cp, rec, shift) -> int:
@@ -408,17 +487,8 @@ def trial_metrics(trial: ServedTrial, splan: ServingPlan, dt: float) -> dict:
     ``tasks`` = tasks routed to the model. NaN where a model has no task.
     """
     acc = trial.acc
-    done = trial.done
     n_models = acc.shape[0]
-    end_s = trial.horizon * dt
-    un = trial.unfinished
-    typ = np.concatenate((done[:, LOG_TYPE].astype(np.int64), un["type"]))
-    mod = np.concatenate((done[:, LOG_MODEL].astype(np.int64), un["model"]))
-    arr = np.concatenate((done[:, LOG_ARRIVAL], un["arrival_s"]))
-    finish = np.concatenate((done[:, LOG_DONE], np.full(un["type"].size, np.inf)))
-    due = arr + splan.deadline_s[typ]
-    judged = due <= end_s
-    missed = judged & (finish > due)
+    typ, mod, judged, missed = _outcomes(trial, splan, dt)
     budgets = splan.tokens[typ, mod]
     paper = batch_of_one_energy(splan, typ, mod)
     out = {k: np.full(n_models, np.nan) for k in _METRICS}
@@ -435,6 +505,39 @@ def trial_metrics(trial: ServedTrial, splan: ServingPlan, dt: float) -> dict:
         if (judged & sel).any():
             out["missed_fraction"][m] = missed[sel].sum() / (judged & sel).sum()
     return out
+
+
+def _outcomes(trial: ServedTrial, splan: ServingPlan, dt: float) -> tuple[np.ndarray, ...]:
+    """Every task of the trial, completed or not: type, model, whether its deadline fell
+    within the horizon (judged) and whether it missed it (docs/model.md §14.2)."""
+    done = trial.done
+    un = trial.unfinished
+    typ = np.concatenate((done[:, LOG_TYPE].astype(np.int64), un["type"]))
+    mod = np.concatenate((done[:, LOG_MODEL].astype(np.int64), un["model"]))
+    arr = np.concatenate((done[:, LOG_ARRIVAL], un["arrival_s"]))
+    finish = np.concatenate((done[:, LOG_DONE], np.full(un["type"].size, np.inf)))
+    due = arr + splan.deadline_s[typ]
+    judged = due <= trial.horizon * dt
+    return typ, mod, judged, judged & (finish > due)
+
+
+def trial_totals(trial: ServedTrial, splan: ServingPlan, dt: float) -> dict:
+    """All-model serving figures of one trial (docs/model.md §14.2), for comparing routers
+    on the same arrivals: ``energy_per_task_J`` = the replicas' energy in the horizon, idle
+    included, over the tasks that arrived in it (the same count under every router);
+    ``missed_fraction`` = tasks that missed their deadline among those due within the
+    horizon (as :func:`trial_metrics`); ``unfinished_fraction`` = tasks still running or
+    queued at the horizon among those arrived (the work the energy figure leaves out);
+    ``tasks``. NaN without tasks."""
+    _, _, judged, missed = _outcomes(trial, splan, dt)
+    n = judged.size
+    energy = float(trial.acc[:, ACC_BUSY_J].sum() + trial.acc[:, ACC_IDLE_J].sum())
+    return {
+        "tasks": float(n),
+        "energy_per_task_J": energy / n if n else np.nan,
+        "missed_fraction": missed.sum() / judged.sum() if judged.any() else np.nan,
+        "unfinished_fraction": trial.unfinished["type"].size / n if n else np.nan,
+    }
 
 
 _METRICS = (

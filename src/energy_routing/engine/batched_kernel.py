@@ -105,6 +105,90 @@ def _admit(
 
 
 @numba.njit(nogil=True, cache=True)
+def join_time(n, b, tot, coef_m):  # pragma: no cover - numba
+    """Seconds a replica with ``b`` running sequences holding ``tot`` cached tokens would
+    need for ``n`` more tokens per sequence if a new task joined it and its batch then
+    stayed at ``b + 1`` (docs/model.md §14.2): ``A n + V n^2 / 2`` with
+    ``A = t_fixed + t_seq (b + 1) + t_ctx tot`` and ``V = t_ctx (b + 1)``."""
+    fb = b + 1.0
+    a_t = coef_m[T_FIXED] + coef_m[T_SEQ] * fb + coef_m[T_CTX] * tot
+    return a_t * n + 0.5 * coef_m[T_CTX] * fb * n * n
+
+
+@numba.njit(nogil=True, cache=True)
+def marginal_energy(n, b, coef_m, idle_w_m):  # pragma: no cover - numba
+    """Marginal energy [J] of a task of ``n`` tokens joining a replica with ``b`` running
+    sequences (docs/model.md §14.2): its own tokens ``e_seq n + e_ctx n (n - 1) / 2`` plus
+    the fixed part shared with the batch it joins, ``e_fixed n / (b + 1)``; an idle
+    replica (``b = 0``) is credited the idle energy it no longer draws while it serves
+    the task alone, ``idle_w (A n + V n^2 / 2)`` with ``A = t_fixed + t_seq``,
+    ``V = t_ctx``."""
+    own = coef_m[E_SEQ] * n + 0.5 * coef_m[E_CTX] * n * (n - 1.0)
+    energy = own + coef_m[E_FIXED] * n / (b + 1.0)
+    if b == 0:
+        energy -= idle_w_m * join_time(n, 0, 0.0, coef_m)
+    return energy
+
+
+@numba.njit(nogil=True, cache=True)
+def _spoils_a_deadline(r, now, coef_m, g, need, arr, typ, deadline_s, nrun):  # pragma: no cover
+    """Whether one more sequence on replica ``r`` would make a running sequence that
+    meets its deadline at batch b miss it at b + 1 (each judged by :func:`join_time`
+    with the batch frozen; docs/model.md §14.2)."""
+    b = nrun[r]
+    tot = 0.0
+    for k in range(b):
+        tot += g[r, k]
+    for k in range(b):
+        left = need[r, k] - g[r, k]
+        room = arr[r, k] + deadline_s[typ[r, k]] - now
+        # join_time(.., b - 1, ..) is the time at batch b itself, (.., b, ..) at b + 1.
+        if join_time(left, b - 1, tot, coef_m) <= room < join_time(left, b, tot, coef_m):
+            return True
+    return False
+
+
+@numba.njit(nogil=True, cache=True)
+def route_batch_aware(
+    i, now, cand, tokens, deadline_s, coef, idle_w, rep_first, max_batch, g, need, arr, typ, nrun
+):  # pragma: no cover - numba
+    """The replica with room and the smallest :func:`marginal_energy` for a task of type
+    ``i`` arriving at ``now`` [s] among the replicas of its candidate models ``cand[i]``
+    (padded with -1) that are feasible: the task would meet its deadline there
+    (:func:`join_time` <= ``deadline_s[i]``) and no running sequence that meets its own
+    would miss it for the task's joining (:func:`_spoils_a_deadline`); the first found
+    wins ties. Returns ``(replica, model)``, ``(-1, -1)`` when none qualifies
+    (docs/model.md §14.2)."""
+    best_r = -1
+    best_m = -1
+    best_e = math.inf
+    for c in range(cand.shape[1]):
+        m = cand[i, c]
+        if m < 0:
+            break
+        n = tokens[i, m]
+        cm = coef[m]
+        for r in range(rep_first[m], rep_first[m + 1]):
+            b = nrun[r]
+            if b >= max_batch:
+                continue
+            e = marginal_energy(n, b, cm, idle_w[m])
+            if e >= best_e:
+                continue
+            tot = 0.0
+            for k in range(b):
+                tot += g[r, k]
+            if join_time(n, b, tot, cm) > deadline_s[i]:
+                continue
+            if _spoils_a_deadline(r, now, cm, g, need, arr, typ, deadline_s, nrun):
+                continue
+            best_e = e
+            best_r = r
+            best_m = m
+    return best_r, best_m
+
+
+@numba.njit(nogil=True, cache=True)
 def serve_chunk(
     t0,
     n_slots,
@@ -132,6 +216,12 @@ def serve_chunk(
     acc,
     log,
     n_log,
+    router,
+    pinned,
+    taken,
+    cand,
+    tokens,
+    deadline_s,
 ):  # pragma: no cover - numba
     """Serve slots ``t0 + 1 .. t0 + n_slots`` (docs/model.md §14.2).
 
@@ -168,6 +258,17 @@ def serve_chunk(
         Completed tasks: id, type, model, arrival [s], completion [s], energy [J].
     n_log : int
         Rows of ``log`` already used.
+    router : int
+        0: every task waits in the queue of the model it was routed to at arrival
+        (``qidx``). 1: batch-aware (docs/model.md §14.2): at the start of its arrival slot
+        a task that is not ``pinned`` joins the replica :func:`route_batch_aware` picks,
+        and its budget ``q_need`` becomes ``tokens[type, model]``; when none qualifies it
+        stays in its queue. ``taken`` marks (uint8, in place) the tasks so placed; the
+        queues skip them.
+    pinned, taken : (n_tasks,) uint8
+        Tasks whose model is fixed (misrouted); tasks placed by the batch-aware router.
+    cand, tokens, deadline_s : (K, M) int64, (K, M), (K,)
+        Candidate models of each type (-1 padded), budgets n* [tokens], deadline [s].
 
     Returns
     -------
@@ -177,15 +278,38 @@ def serve_chunk(
     n_models = coef.shape[0]
     n_rep = nrun.size
     loc = np.zeros(n_rep)
+    n_tasks = q_slot.size
+    nxt = 0
     for s in range(n_slots):
         slot = t0 + s
         out[s] = 0.0
         start = slot * dt
+        if router == 1:
+            while nxt < n_tasks and q_slot[nxt] < slot:
+                nxt += 1
+            while nxt < n_tasks and q_slot[nxt] == slot:
+                if pinned[nxt] == 0:
+                    i = q_type[nxt]
+                    r, m = route_batch_aware(
+                        i, start, cand, tokens, deadline_s, coef, idle_w, rep_first, max_batch,
+                        g, need, arr, typ, nrun,
+                    )  # fmt: skip
+                    if r >= 0:
+                        q_need[nxt] = tokens[i, m]
+                        _admit(
+                            r, nxt, q_need, q_arr, q_type, q_id, g, need, arr, typ, tid, own_e,
+                            nrun,
+                        )  # fmt: skip
+                        taken[nxt] = 1
+                nxt += 1
         # Admission at the slot start: FIFO to the least-loaded replica with room.
         for m in range(n_models):
             h = head[m]
             end = qstart[m + 1]
             while h < end and q_slot[qidx[h]] <= slot:
+                if router == 1 and taken[qidx[h]] != 0:
+                    h += 1
+                    continue
                 best = -1
                 low = max_batch
                 for r in range(rep_first[m], rep_first[m + 1]):
@@ -258,6 +382,9 @@ def serve_chunk(
                         k += 1
                 h = head[m]
                 while nrun[r] < max_batch and h < qstart[m + 1] and q_slot[qidx[h]] <= slot:
+                    if router == 1 and taken[qidx[h]] != 0:
+                        h += 1
+                        continue
                     _admit(
                         r, qidx[h], q_need, q_arr, q_type, q_id, g, need, arr, typ, tid, own_e, nrun
                     )

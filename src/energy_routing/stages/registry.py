@@ -228,6 +228,8 @@ STAGES: dict[str, Stage] = {
             "regimes": "results/serving/regimes.nc",
             "part": "results/parts/serving.json",
             "regimes_part": "results/parts/serving_regimes.json",
+            "routers": "results/serving/routers.nc",
+            "routers_part": "results/parts/serving_routers.json",
         },
     ),
     # The real-world studies (docs/model.md §13), when realworld.activate.

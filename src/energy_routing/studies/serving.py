@@ -20,9 +20,12 @@ import xarray as xr
 
 from energy_routing import config
 from energy_routing.engine.batched import (
+    ROUTERS,
     ServingPlan,
+    candidate_models,
     serve_trial,
     trial_metrics,
+    trial_totals,
     walk_consumption,
 )
 from energy_routing.engine.draws import EnginePlan
@@ -109,9 +112,18 @@ def step_coefficients(
     return np.array([c.as_array() for c in coef]), np.full(len(models), idle)
 
 
-def serving_plan(grid: xr.Dataset, cfg: Mapping, sec: Mapping, replicas: int) -> ServingPlan:
+def serving_plan(
+    grid: xr.Dataset,
+    cfg: Mapping,
+    sec: Mapping,
+    replicas: int,
+    router: str = "myopic",
+    plan: EnginePlan | None = None,
+) -> ServingPlan:
     """The engine's serving plan: ``replicas`` replicas of every model, the section's
-    maximum batch and law, the grid's budgets and deadlines (less the dispatch latency)."""
+    maximum batch and law, the grid's budgets and deadlines (less the dispatch latency);
+    the ``router``, whose candidate models are those of ``plan``'s route table
+    (:func:`~energy_routing.engine.batched.candidate_models`)."""
     coef, idle = step_coefficients(cfg, sec)
     return ServingPlan(
         tokens=grid["tokens"].to_numpy().astype(float),
@@ -121,6 +133,8 @@ def serving_plan(grid: xr.Dataset, cfg: Mapping, sec: Mapping, replicas: int) ->
         replicas=np.full(coef.shape[0], int(replicas)),
         max_batch=int(sec["max_batch"]),
         paper_coef=step_coefficients(cfg, sec, paper_limit=True)[0],
+        router=router,
+        candidates=None if plan is None else candidate_models(plan),
     )
 
 
@@ -257,6 +271,134 @@ def serving_records(ds: xr.Dataset) -> list[dict]:
                         v = float(sel[f"{name}_{'sem' if suffix else 'mean'}"])
                         row[key + suffix] = v if np.isfinite(v) else None
                 out.append(row)
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Batch-aware against myopic routing (docs/model.md §14.2)
+# --------------------------------------------------------------------------------------
+
+_TOTALS = {
+    "energy_per_task_J": ("J", "replicas' energy, idle included, per task arrived"),
+    "missed_fraction": ("1", "share of tasks due within the horizon that missed the deadline"),
+    "unfinished_fraction": ("1", "share of tasks arrived still running or queued at the horizon"),
+}
+
+
+def router_study(grid: xr.Dataset, cfg: Mapping) -> xr.Dataset:
+    """Batch-aware against myopic routing per (arrival rate, replicas) of
+    ``serving.router_comparison`` (by default the study's) (docs/model.md §14.2).
+
+    Both routers serve trials ``0 .. trials - 1`` on the streams of :data:`SERVING_KEY`
+    (the serving study's: the myopic trials are the study's own), so each trial's
+    arrivals, types and routing-error draws are the same under both: per trial
+    :func:`~energy_routing.engine.batched.trial_totals` for each router, and the paired
+    difference batch_aware - myopic, whose mean and standard error are taken over the
+    per-trial differences.
+    """
+    sec = serving_section(cfg)
+    cmp = sec["router_comparison"]
+    mc = _mc(cfg)
+    rates = np.asarray(cmp["arrival_rates_per_s"] or sec["arrival_rates_per_s"], dtype=float)
+    reps = np.asarray(cmp["replicas"] or sec["replicas"], dtype=np.int64)
+    n_trials, horizon = int(sec["trials"]), int(sec["horizon_slots"])
+    key = scenario_key(SERVING_KEY)
+    dt = float(cfg.get("dt_s", 1.0))
+    shape = (len(ROUTERS), rates.size, reps.size, n_trials)
+    per = {name: np.full(shape, np.nan) for name in (*_TOTALS, "tasks")}
+    for a, rate in enumerate(rates):
+        plan, _ = _engine_plan(grid, cfg, sec, float(rate))
+        for b, r in enumerate(reps):
+            for c, router in enumerate(ROUTERS):
+                splan = serving_plan(grid, cfg, sec, int(r), router, plan)
+                for k in range(n_trials):
+                    tr = serve_trial(
+                        plan, splan, trial_streams(mc["seed"], key, k), horizon,
+                        chunk_slots=mc["chunk_slots"],
+                    )  # fmt: skip
+                    for name, value in trial_totals(tr, splan, dt).items():
+                        per[name][c, a, b, k] = value
+    dims = ("router", "arrival_rate_per_s", "replicas", "trial")
+    data = {
+        "tasks": (dims[1:], per["tasks"][0], {"units": "1", "long_name": "tasks arrived"}),
+    }
+    for name, (units, long_name) in _TOTALS.items():
+        values = per[name]
+        data[name] = (dims, values, {"units": units, "long_name": long_name})
+        mean, sem = _nan_mean_sem(values)
+        data[f"{name}_mean"] = (dims[:3], mean, {"units": units, "long_name": f"mean {long_name}"})
+        data[f"{name}_sem"] = (
+            dims[:3],
+            sem,
+            {"units": units, "long_name": f"standard error of the mean {long_name}"},
+        )
+        diff = paired_difference(values)
+        what = f"batch_aware minus myopic {long_name}"
+        data[f"{name}_diff"] = (dims[1:], diff, {"units": units, "long_name": what})
+        mean, sem = _nan_mean_sem(diff)
+        data[f"{name}_diff_mean"] = (dims[1:3], mean, {"units": units, "long_name": f"mean {what}"})
+        data[f"{name}_diff_sem"] = (
+            dims[1:3],
+            sem,
+            {"units": units, "long_name": f"standard error of the mean {what} (paired)"},
+        )
+    ds = xr.Dataset(
+        data,
+        coords={
+            "router": ("router", list(ROUTERS), {"long_name": "routing policy"}),
+            "arrival_rate_per_s": ("arrival_rate_per_s", rates, {
+                "units": "s-1", "long_name": "task arrival rate, all models"}),
+            "replicas": ("replicas", reps, {"units": "1", "long_name": "replicas per model"}),
+            "trial": ("trial", np.arange(n_trials), _TRIAL),
+        },
+    )  # fmt: skip
+    return ds.assign_attrs(
+        law=sec["law"],
+        max_batch=int(sec["max_batch"]),
+        horizon_slots=horizon,
+        routing_error=float(sec["routing_error"]),
+        dt_s=dt,
+    )
+
+
+def paired_difference(values: np.ndarray) -> np.ndarray:
+    """Per-trial batch_aware - myopic of an array whose first axis is :data:`ROUTERS`."""
+    return values[ROUTERS.index("batch_aware")] - values[ROUTERS.index("myopic")]
+
+
+def router_records(ds: xr.Dataset) -> list[dict]:
+    """The ``serving_routers`` entries of ``summary.json``: one per (arrival rate,
+    replicas), with each router's mean and standard error over trials and the paired
+    difference batch_aware - myopic with its standard error (None where undefined)."""
+    out = []
+    for rate in ds.arrival_rate_per_s.values:
+        for r in ds.replicas.values:
+            sel = ds.sel(arrival_rate_per_s=rate, replicas=r)
+            row = {
+                "arrival_rate_per_s": float(rate),
+                "replicas": int(r),
+                "max_batch": int(ds.attrs["max_batch"]),
+                "law": str(ds.attrs["law"]),
+                "routing_error": float(ds.attrs["routing_error"]),
+                "trials": int(ds.sizes["trial"]),
+                "horizon_slots": int(ds.attrs["horizon_slots"]),
+                "tasks_mean": float(sel["tasks"].mean()),
+            }
+            for name in _TOTALS:
+                key = "missed_deadline_fraction" if name == "missed_fraction" else name
+                cols = {
+                    f"{key}_{router}": sel[f"{name}_mean"].sel(router=router) for router in ROUTERS
+                }
+                cols.update({
+                    f"{key}_{router}_sem": sel[f"{name}_sem"].sel(router=router)
+                    for router in ROUTERS
+                })  # fmt: skip
+                cols[f"{key}_diff"] = sel[f"{name}_diff_mean"]
+                cols[f"{key}_diff_sem"] = sel[f"{name}_diff_sem"]
+                for col, v in cols.items():
+                    v = float(v)
+                    row[col] = v if np.isfinite(v) else None
+            out.append(row)
     return out
 
 
