@@ -80,22 +80,22 @@ def job_resources(
 #: and the tiny run (see :func:`benchmark_records`), and checked there against those and a
 #: held-out run, with the README showing the table.
 TIMING: dict[str, tuple[float, float]] = {
-    "characterize": (0.49, 0.0),
-    "mc_shard": (1.4, 3.55e-08),
-    "mc_merge": (0.53, 1.91e-06),
-    "regimes": (2.59, 0.184),
-    "policies": (2.49, 1.84e-07),
-    "routers": (1.86, 6.06e-08),
-    "storage": (2.3, 7.69e-08),
-    "carbon": (0.48, 0.0),
-    "calibration": (1.39, 0.0),
-    "day_night": (2.14, 6.02e-08),
-    "site_storage": (6.99, 1.16e-07),
-    "site_year": (2.59, 7.16e-09),
-    "serving": (7.18, 2.02e-07),
-    "figures": (2.67, 0.0),
-    "summary": (0.49, 0.0),
-    "report": (1.98, 0.0),
+    "characterize": (0.48, 0.0),
+    "mc_shard": (0.69, 2.95e-08),
+    "mc_merge": (0.47, 1.7e-08),
+    "regimes": (1.33, 0.201),
+    "policies": (1.43, 1.46e-07),
+    "routers": (0.95, 3.63e-08),
+    "storage": (0.96, 7.19e-08),
+    "carbon": (0.39, 0.0),
+    "calibration": (0.49, 0.0),
+    "day_night": (1.42, 3.94e-08),
+    "site_storage": (4.93, 7.36e-08),
+    "site_year": (1.45, 6.64e-09),
+    "serving": (4.86, 7.25e-07),
+    "figures": (1.68, 0.0),
+    "summary": (0.38, 0.0),
+    "report": (1.5, 0.0),
 }
 _DAY_NIGHT_CASES = 9  # 3 harvests x 3 loads (energy_routing.studies.site.day_night_supplies)
 
@@ -259,7 +259,8 @@ def benchmark_records(directory) -> pd.DataFrame:
     ``cpu_time``, a lower bound), ``complete`` (the last sample fell within 0.5 s of the
     job's end) and ``core_s``: ``cpu_s`` when complete, else extrapolated from the last
     sample to the job's end at the job's mean rate until then (:func:`last_sample_s`; the
-    record misses what a job of over 15 s spent after its last sample)."""
+    record misses what a job of over 15 s spent after its last sample). A job over before
+    the first sample (``cpu_time`` 0) is charged its wall time on one core."""
     from pathlib import Path
 
     root = Path(directory)
@@ -276,6 +277,8 @@ def benchmark_records(directory) -> pd.DataFrame:
         last = last_sample_s(wall)
         complete = wall - last <= _SAMPLES_SHORT[0]
         core = cpu if complete or not last else cpu * wall / last
+        if cpu <= 0.0:  # over before Snakemake's first sample: its wall time, one core
+            core = wall
         rows.append(
             {"rule": rule, "wall_s": wall, "cpu_s": cpu, "core_s": core, "complete": complete}
         )
