@@ -235,7 +235,7 @@ def test_report_section(run, drawn):
         if h.startswith("| ") and re.search(r"\| [a-z]+_[A-Za-z_]+ \|", h)
     ]
     assert not raw, raw
-    check_opening(text, build.to_html(text, d), {"What the site needs", "Carbon"})
+    check_opening(text, build.to_html(text, d), {"Storage for the day-night swing", "Carbon"})
     assert (
         build.build_markdown(
             json.loads(run["part"].read_text()),

@@ -75,6 +75,13 @@ def test_figure_draws_and_report_has_the_section(run):
     text = build.build_markdown(s, pd.read_csv(run["models"]), pd.read_csv(run["tasks"]), [], d)
     assert "### A year at each site" in text and "Greensboro" in text
     assert "Missed deadlines: not applicable" in text
+    # the answers open the report with the planner's design, its interval and its link
+    from report_structure import check_opening
+
+    check_opening(text, build.to_html(text, d), {"What the site needs"})
+    site = s["site_year"]["sites"][0]
+    line = next(x for x in text.splitlines() if "**What the site needs.**" in x)
+    assert f"{site['design']['pv_kwp']:.3g} kWp" in line and "[" in line
 
 
 @pytest.mark.slow

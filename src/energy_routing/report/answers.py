@@ -115,6 +115,35 @@ def storage_answer(s: dict) -> Answer | None:
     return Answer("Storage", text, "Storage: the planner's chart")
 
 
+def site_year_answer(s: dict) -> Answer | None:
+    """What the site needs over a year (docs/model.md §15): the planner's cheapest PV and
+    battery design for the renewable target at each site, with the year-to-year interval."""
+    sy = s.get("site_year")
+    planned = [x for x in (sy or {}).get("sites", []) if "design" in x]
+    if not planned:
+        return None
+    parts = []
+    for x in planned:
+        d, m = x["design"], x["metrics"]
+        lo, hi = m["renewable_fraction_interval95"]
+        glo, ghi = m["grid_kWh_per_year_interval95"]
+        parts.append(
+            f"{x['site'].title()}: {d['pv_kwp']:.3g} kWp of PV and {d['battery_kwh']:.3g} kWh / "
+            f"{d['battery_kw']:.3g} kW of battery, {x['cost_per_year']['total']:.0f} USD/yr, "
+            f"renewable fraction {m['renewable_fraction']:.3f} [{lo:.3f}, {hi:.3f}], grid "
+            f"{m['grid_kWh_per_year']:.0f} [{glo:.0f}, {ghi:.0f}] kWh/yr"
+        )
+    text = (
+        f"For the {sy['load']} ({sy['load_kWh_per_year']:.0f} kWh/yr), the cheapest design "
+        f"reaching a renewable fraction of {sy['target_renewable']:g} in at least "
+        f"{sy['confidence']:.0%} of {sy['years']} simulated weather years (mean [95% interval "
+        f"of one year]): " + "; ".join(parts) + "."
+    )
+    return Answer(
+        "What the site needs", text, "A year at each site: PV and battery for a renewable target"
+    )
+
+
 def site_answer(s: dict) -> Answer | None:
     """What the real site needs: the site storage grid at its lowest provisioning, the
     smallest store within two standard errors of the largest (its grid energy per day),
@@ -153,7 +182,7 @@ def site_answer(s: dict) -> Answer | None:
         f"{realworld._kwh(trace['daily_p95_J']):.3g} kWh), and buying nothing over the "
         f"replayed year {realworld._kwh(trace['annual_J']):.3g} kWh of seasonal storage."
     )
-    return Answer("What the site needs", text, "How much storage the swing needs")
+    return Answer("Storage for the day-night swing", text, "How much storage the swing needs")
 
 
 def carbon_answer(s: dict) -> Answer | None:
@@ -273,6 +302,7 @@ def batched_regimes_answer(s: dict) -> Answer | None:
 PROVIDERS: list[Callable[[dict], Answer | None]] = [
     dispatch_answer,
     storage_answer,
+    site_year_answer,
     site_answer,
     carbon_answer,
     serving_answer,
