@@ -292,7 +292,7 @@ def step(
     return Step(t, energy / t, energy, energy / b, t_mem / t, t_flop / t)
 
 
-def idle_power(accel: Accelerator, k: ServingConstants, gpus: int) -> float:
+def idle_power(k: ServingConstants, gpus: int) -> float:
     """Power of a powered replica with no running sequence [W]."""
     return float(gpus) * k.idle_power_w
 

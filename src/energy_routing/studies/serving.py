@@ -106,7 +106,7 @@ def step_coefficients(
             )
             for m in models
         ]
-        idle = serving.idle_power(ACCELERATORS[name], k, gpus)
+        idle = serving.idle_power(k, gpus)
     if sec["idle_power_w"] is not None:
         idle = float(sec["idle_power_w"])
     return np.array([c.as_array() for c in coef]), np.full(len(models), idle)
@@ -247,6 +247,35 @@ def _nan_mean_sem(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, np.sqrt(var / n)
 
 
+def _summary_key(name: str) -> str:
+    """A dataset variable's name in ``summary.json``."""
+    return "missed_deadline_fraction" if name == "missed_fraction" else name
+
+
+def _finite(value) -> float | None:
+    """A scalar as a float, None where it is not finite (JSON has no NaN)."""
+    v = float(value)
+    return v if np.isfinite(v) else None
+
+
+def _setting(ds: xr.Dataset, sel: xr.Dataset, rate, replicas, routing_error=False) -> dict:
+    """The keys every summary row of a serving dataset starts with: its setting, the run's
+    size and the mean number of tasks over trials."""
+    row = {
+        "arrival_rate_per_s": float(rate),
+        "replicas": int(replicas),
+        "max_batch": int(ds.attrs["max_batch"]),
+        "law": str(ds.attrs["law"]),
+    }
+    if routing_error:
+        row["routing_error"] = float(ds.attrs["routing_error"])
+    return row | {
+        "trials": int(ds.sizes["trial"]),
+        "horizon_slots": int(ds.attrs["horizon_slots"]),
+        "tasks_mean": float(sel["tasks"].mean()),
+    }
+
+
 def serving_records(ds: xr.Dataset) -> list[dict]:
     """The ``serving`` entries of ``summary.json``: one per (model, arrival rate, replicas)
     with the means and standard errors over trials (None where undefined)."""
@@ -255,21 +284,11 @@ def serving_records(ds: xr.Dataset) -> list[dict]:
         for rate in ds.arrival_rate_per_s.values:
             for r in ds.replicas.values:
                 sel = ds.sel(model=m, arrival_rate_per_s=rate, replicas=r)
-                row = {
-                    "model": str(m),
-                    "arrival_rate_per_s": float(rate),
-                    "replicas": int(r),
-                    "max_batch": int(ds.attrs["max_batch"]),
-                    "law": str(ds.attrs["law"]),
-                    "trials": int(ds.sizes["trial"]),
-                    "horizon_slots": int(ds.attrs["horizon_slots"]),
-                    "tasks_mean": float(sel["tasks"].mean()),
-                }
+                row = {"model": str(m), **_setting(ds, sel, rate, r)}
                 for name in _ROWS:
-                    key = "missed_deadline_fraction" if name == "missed_fraction" else name
-                    for suffix in ("", "_sem"):
-                        v = float(sel[f"{name}_{'sem' if suffix else 'mean'}"])
-                        row[key + suffix] = v if np.isfinite(v) else None
+                    key = _summary_key(name)
+                    row[key] = _finite(sel[f"{name}_mean"])
+                    row[key + "_sem"] = _finite(sel[f"{name}_sem"])
                 out.append(row)
     return out
 
@@ -374,18 +393,9 @@ def router_records(ds: xr.Dataset) -> list[dict]:
     for rate in ds.arrival_rate_per_s.values:
         for r in ds.replicas.values:
             sel = ds.sel(arrival_rate_per_s=rate, replicas=r)
-            row = {
-                "arrival_rate_per_s": float(rate),
-                "replicas": int(r),
-                "max_batch": int(ds.attrs["max_batch"]),
-                "law": str(ds.attrs["law"]),
-                "routing_error": float(ds.attrs["routing_error"]),
-                "trials": int(ds.sizes["trial"]),
-                "horizon_slots": int(ds.attrs["horizon_slots"]),
-                "tasks_mean": float(sel["tasks"].mean()),
-            }
+            row = _setting(ds, sel, rate, r, routing_error=True)
             for name in _TOTALS:
-                key = "missed_deadline_fraction" if name == "missed_fraction" else name
+                key = _summary_key(name)
                 cols = {
                     f"{key}_{router}": sel[f"{name}_mean"].sel(router=router) for router in ROUTERS
                 }
@@ -395,9 +405,7 @@ def router_records(ds: xr.Dataset) -> list[dict]:
                 })  # fmt: skip
                 cols[f"{key}_diff"] = sel[f"{name}_diff_mean"]
                 cols[f"{key}_diff_sem"] = sel[f"{name}_diff_sem"]
-                for col, v in cols.items():
-                    v = float(v)
-                    row[col] = v if np.isfinite(v) else None
+                row.update({col: _finite(v) for col, v in cols.items()})
             out.append(row)
     return out
 
